@@ -1,0 +1,1 @@
+//! Placeholder: filled by the kiosk-server work (issue 3).

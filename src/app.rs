@@ -1,0 +1,156 @@
+//! The hub: owns the current snapshot, the store and the status board.
+//!
+//! Why it exists: the refresh tasks (writers of calendar data) and the server (reader, and
+//! writer of skips and heartbeats) must agree on one rule: every change goes to SQLite first,
+//! then a whole new [`Snapshot`] is published with a higher version. Keeping that rule in one
+//! type means no route and no task can publish a calendar the store does not have.
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::ics::Occurrence;
+use crate::snapshot::{Snapshot, StatusBoard};
+use crate::store::{Store, StoreError};
+use chrono::{DateTime, Duration, Utc};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use tokio::sync::watch;
+
+/// How long a skip lasts (SPEC §6).
+pub const SKIP_DURATION_HOURS: i64 = 24;
+
+/// Shared state of a running service. Cheap to share behind an `Arc`.
+#[derive(Debug)]
+pub struct App {
+    /// Effective configuration.
+    pub config: Arc<Config>,
+    /// Source of "now".
+    pub clock: Clock,
+    /// Zone of floating times and "today" (validated `config.default_timezone`).
+    pub default_tz: chrono_tz::Tz,
+    /// SQLite.
+    pub store: Store,
+    /// Live health facts.
+    pub status: Arc<StatusBoard>,
+    /// When this process started.
+    pub started_at: DateTime<Utc>,
+    /// Per-source occurrences; the snapshot is their merge. Guarded so that two publishers
+    /// cannot interleave.
+    parts: Mutex<Parts>,
+    tx: watch::Sender<Arc<Snapshot>>,
+}
+
+#[derive(Debug, Default)]
+struct Parts {
+    per_source: BTreeMap<String, Arc<Vec<Occurrence>>>,
+    skips: Arc<HashMap<String, DateTime<Utc>>>,
+    version: u64,
+}
+
+impl App {
+    /// Build the hub with an empty snapshot; call [`App::load_from_store`] next.
+    pub fn new(config: Arc<Config>, clock: Clock, default_tz: chrono_tz::Tz, store: Store) -> Self {
+        let (tx, _rx) = watch::channel(Arc::new(Snapshot::default()));
+        App {
+            config,
+            clock,
+            default_tz,
+            store,
+            status: Arc::new(StatusBoard::default()),
+            started_at: clock.now(),
+            parts: Mutex::new(Parts::default()),
+            tx,
+        }
+    }
+
+    /// The current snapshot.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.tx.borrow().clone()
+    }
+
+    /// A receiver that sees every new snapshot.
+    pub fn subscribe(&self) -> watch::Receiver<Arc<Snapshot>> {
+        self.tx.subscribe()
+    }
+
+    /// Load the last good windows and the skips from SQLite and publish them.
+    pub fn load_from_store(&self) -> Result<(), StoreError> {
+        let windows = self.store.load_windows()?;
+        let skips = self.store.load_skips(self.clock.now())?;
+        let mut p = self.lock();
+        let any = !windows.is_empty();
+        p.per_source = windows.into_iter().map(|(k, v)| (k, Arc::new(v))).collect();
+        p.skips = Arc::new(skips);
+        self.publish(&mut p);
+        drop(p);
+        if any {
+            self.status.update(|s| s.event_window_initialized = true);
+        }
+        Ok(())
+    }
+
+    /// Replace the occurrences of one source (already saved to the store by the caller).
+    pub fn set_source_occurrences(&self, source: &str, occurrences: Vec<Occurrence>) {
+        let mut p = self.lock();
+        p.per_source
+            .insert(source.to_string(), Arc::new(occurrences));
+        self.publish(&mut p);
+        drop(p);
+        self.status.update(|s| s.event_window_initialized = true);
+    }
+
+    /// Skip an occurrence for 24 h: persisted first, then published. Returns the skip's end.
+    pub fn skip(&self, id: &str) -> Result<DateTime<Utc>, StoreError> {
+        let until = self.clock.now() + Duration::hours(SKIP_DURATION_HOURS);
+        self.store.add_skip(id, until)?;
+        let mut p = self.lock();
+        let mut skips = (*p.skips).clone();
+        skips.insert(id.to_string(), until);
+        p.skips = Arc::new(skips);
+        self.publish(&mut p);
+        Ok(until)
+    }
+
+    /// Clear every skip; returns how many were active.
+    pub fn clear_skips(&self) -> Result<usize, StoreError> {
+        let now = self.clock.now();
+        self.store.clear_skips()?;
+        let mut p = self.lock();
+        let count = p.skips.values().filter(|u| **u > now).count();
+        p.skips = Arc::new(HashMap::new());
+        self.publish(&mut p);
+        Ok(count)
+    }
+
+    /// Record a browser heartbeat (the display probe): persisted, and shown in health.
+    pub fn heartbeat(&self) -> Result<DateTime<Utc>, StoreError> {
+        let now = self.clock.now();
+        self.store.set_state("last_heartbeat", &now.to_rfc3339())?;
+        self.status.update(|s| s.last_heartbeat = Some(now));
+        Ok(now)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Parts> {
+        self.parts.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn publish(&self, p: &mut Parts) {
+        p.version += 1;
+        let tz = self.default_tz;
+        let mut all: Vec<Occurrence> = p
+            .per_source
+            .values()
+            .flat_map(|v| v.iter().cloned())
+            .collect();
+        all.sort_by(|a, b| {
+            a.start_utc(tz)
+                .cmp(&b.start_utc(tz))
+                .then_with(|| a.id.cmp(&b.id))
+        });
+        let snap = Snapshot {
+            version: p.version,
+            occurrences: Arc::new(all),
+            skips: p.skips.clone(),
+        };
+        self.tx.send_replace(Arc::new(snap));
+    }
+}

@@ -1,0 +1,192 @@
+//! The RFC 5545 calendar engine: parse a feed, resolve its time zones, expand its recurrences.
+//!
+//! Why it exists: everything the kiosk shows comes from expanding real-world ICS feeds
+//! (Google, Outlook/Exchange, iCloud) into concrete occurrences, and those feeds break the RFC
+//! in well-known ways. This module is pure (no I/O, no clock): bytes and a window in,
+//! occurrences out, so it can be tested, fuzzed and benchmarked on its own.
+//!
+//! # Layout
+//! - [`parse`]: bytes → events (unfolding, parameters, escapes, bounds).
+//! - [`tz`]: TZID → zone (IANA, Windows/CLDR names, VTIMEZONE-only zones, aliases).
+//! - [`recur`]: events → occurrences inside a window (RRULE, RDATE, EXDATE, overrides).
+
+pub mod parse;
+pub mod recur;
+pub mod tz;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+/// How an occurrence blocks time, after SPEC §5's first-match-wins mapping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Shown as a meeting.
+    Busy,
+    /// Shown as a meeting (STATUS:TENTATIVE).
+    Tentative,
+    /// Not a meeting (CDO-BUSYSTATUS FREE, TRANSP TRANSPARENT).
+    Free,
+    /// Not a meeting (STATUS:CANCELLED, X-OUTLOOK-DELETED).
+    Cancelled,
+}
+
+impl Status {
+    /// Whether the kiosk treats an occurrence with this status as a meeting.
+    pub fn is_meeting(self) -> bool {
+        matches!(self, Status::Busy | Status::Tentative)
+    }
+}
+
+/// A start or end: an instant for timed events, a calendar date for all-day events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum When {
+    /// A timed value, normalised to UTC.
+    Timed(DateTime<Utc>),
+    /// An all-day (DATE) value; for an end it is exclusive.
+    AllDay(NaiveDate),
+}
+
+/// One concrete occurrence of an event, inside the expansion window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Occurrence {
+    /// The event's UID.
+    pub uid: String,
+    /// Stable id: the UID for a single event or an override, `UID_YYYYMMDDTHHMMSS` (UTC start)
+    /// for an expanded occurrence.
+    pub id: String,
+    /// SUMMARY, truncated to the spec's bound.
+    pub subject: String,
+    /// DESCRIPTION, truncated to the spec's bound.
+    pub description: String,
+    /// LOCATION, truncated to the spec's bound.
+    pub location: String,
+    /// Start of the occurrence.
+    pub start: When,
+    /// End of the occurrence (exclusive for all-day values).
+    pub end: When,
+    /// Busy status after the spec's mapping.
+    pub status: Status,
+    /// Attendee display names or addresses, in feed order.
+    pub attendees: Vec<String>,
+    /// ORGANIZER display name or address, if any.
+    pub organizer: Option<String>,
+    /// Whether this occurrence comes from a recurring series (expanded or override).
+    pub recurring: bool,
+}
+
+impl Occurrence {
+    /// Whether this is an all-day occurrence.
+    pub fn all_day(&self) -> bool {
+        matches!(self.start, When::AllDay(_))
+    }
+
+    /// The start as an instant; all-day values begin at 00:00 of their date in `tz`.
+    pub fn start_utc(&self, tz: chrono_tz::Tz) -> DateTime<Utc> {
+        when_utc(self.start, tz)
+    }
+
+    /// The end as an instant; all-day values end at 00:00 of their (exclusive) date in `tz`.
+    pub fn end_utc(&self, tz: chrono_tz::Tz) -> DateTime<Utc> {
+        when_utc(self.end, tz)
+    }
+}
+
+/// An instant for a [`When`]; a date is midnight in `tz` (the earliest one across a DST gap).
+pub fn when_utc(w: When, tz: chrono_tz::Tz) -> DateTime<Utc> {
+    use chrono::TimeZone;
+    match w {
+        When::Timed(t) => t,
+        When::AllDay(d) => {
+            let midnight = d.and_hms_opt(0, 0, 0).expect("midnight exists");
+            match tz.from_local_datetime(&midnight) {
+                chrono::LocalResult::Single(t) => t.with_timezone(&Utc),
+                chrono::LocalResult::Ambiguous(a, _) => a.with_timezone(&Utc),
+                // Midnight skipped by a DST gap: the day starts at the first instant after it.
+                chrono::LocalResult::None => {
+                    let later = midnight + chrono::Duration::hours(1);
+                    tz.from_local_datetime(&later)
+                        .earliest()
+                        .map(|t| t.with_timezone(&Utc))
+                        .unwrap_or_else(|| Utc.from_utc_datetime(&midnight))
+                }
+            }
+        }
+    }
+}
+
+/// Bounds against hostile feeds (SPEC §5). A bound that is hit is a warning and a counter,
+/// never a crash or an empty calendar.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Occurrences produced by one series (master plus RDATEs) at most.
+    pub max_occurrences_per_rule: usize,
+    /// Occurrences produced by one feed at most.
+    pub max_occurrences_per_feed: usize,
+    /// VEVENTs read from one feed at most.
+    pub max_events: usize,
+    /// Characters kept of SUMMARY.
+    pub max_subject_chars: usize,
+    /// Characters kept of DESCRIPTION.
+    pub max_description_chars: usize,
+    /// Characters kept of LOCATION.
+    pub max_location_chars: usize,
+    /// Bytes of one unfolded content line at most; longer lines are cut.
+    pub max_line_bytes: usize,
+    /// Depth of nested BEGIN blocks at most.
+    pub max_nesting: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_occurrences_per_rule: 5_000,
+            max_occurrences_per_feed: 100_000,
+            max_events: 50_000,
+            max_subject_chars: 200,
+            max_description_chars: 500,
+            max_location_chars: 100,
+            max_line_bytes: 64 * 1024,
+            max_nesting: 16,
+        }
+    }
+}
+
+/// What to expand and how.
+#[derive(Debug, Clone)]
+pub struct ExpandOptions {
+    /// Zone of floating times (CALENDARBOT_DEFAULT_TIMEZONE).
+    pub default_tz: chrono_tz::Tz,
+    /// Window start: occurrences ending after it are kept.
+    pub from: DateTime<Utc>,
+    /// Window end (exclusive): occurrences starting before it are kept.
+    pub to: DateTime<Utc>,
+    /// Bounds against hostile feeds.
+    pub limits: Limits,
+}
+
+/// The result of expanding one feed.
+#[derive(Debug, Clone, Default)]
+pub struct Expansion {
+    /// Every occurrence overlapping [from, to), sorted by start (then id).
+    pub occurrences: Vec<Occurrence>,
+    /// Human-readable warnings (bounds hit, unknown zones, skipped components).
+    pub warnings: Vec<String>,
+    /// How many bounds were hit while parsing and expanding.
+    pub bounds_hit: u64,
+}
+
+/// Why a feed could not be expanded at all.
+#[derive(Debug, thiserror::Error)]
+pub enum IcsError {
+    /// The bytes hold no VCALENDAR.
+    #[error("not an iCalendar feed: {0}")]
+    NotACalendar(String),
+}
+
+/// Parse `bytes` and expand every event into the window of `opts`.
+pub fn expand_feed(bytes: &[u8], opts: &ExpandOptions) -> Result<Expansion, IcsError> {
+    // Placeholder until the engine lands (issue 2).
+    let _ = (bytes, opts);
+    Err(IcsError::NotACalendar("engine not built yet".into()))
+}

@@ -1,0 +1,1 @@
+//! Placeholder: filled by the calendar engine work (issue 2).

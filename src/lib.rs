@@ -1,0 +1,31 @@
+//! calendarbot: a meeting kiosk for the Raspberry Pi Zero 2W.
+//!
+//! It fetches ICS feeds, expands their recurrences, keeps the last good occurrences of every
+//! feed in SQLite and serves a kiosk page plus CalendarBot's JSON API. `main.rs` is only the
+//! command line; everything else lives here so tests can build the parts themselves (a
+//! listener bound to port 0, a shutdown future they control).
+//!
+//! # Layout (data flows one way, see ARCHITECTURE.md)
+//! - [`config`]: layered configuration (defaults < TOML < `CALENDARBOT_*`) and validation.
+//! - [`clock`]: "now", fixed by CALENDARBOT_TEST_TIME in tests and demos.
+//! - [`ics`]: the pure RFC 5545 engine: parse, time zones, recurrence.
+//! - [`fetch`]: the HTTP/file feed fetcher (conditional GET, content hash, retries).
+//! - [`store`]: SQLite: last good window per source, skips, service state.
+//! - [`refresh`]: one task per source: fetch → expand → store → new snapshot.
+//! - [`snapshot`]: the immutable, versioned calendar the server answers from, and live health.
+//! - [`app`]: the hub that owns the snapshot, the store and the status board.
+//! - [`answers`]: pure functions of a snapshot and "now": what the API says.
+//! - [`server`]: hyper accept loop, routes, embedded kiosk page, limits, graceful shutdown.
+//! - [`demo`]: the built-in demo calendar served when no feed is configured.
+
+pub mod answers;
+pub mod app;
+pub mod clock;
+pub mod config;
+pub mod demo;
+pub mod fetch;
+pub mod ics;
+pub mod refresh;
+pub mod server;
+pub mod snapshot;
+pub mod store;
