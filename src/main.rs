@@ -17,11 +17,14 @@ struct Cli {
 enum Command {
     /// Serve the kiosk page and the API (the default).
     Serve,
+    /// Expand an ICS file into occurrences, printed as JSON lines sorted by start.
+    Expand(calendarbot::ics::cli::ExpandArgs),
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => anyhow::bail!("serve: not built yet"),
+        Command::Expand(args) => std::process::exit(calendarbot::ics::cli::run_expand(&args)),
     }
 }
