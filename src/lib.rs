@@ -17,6 +17,7 @@
 //! - [`answers`]: pure functions of a snapshot and "now": what the API says.
 //! - [`server`]: hyper accept loop, routes, embedded kiosk page, limits, graceful shutdown.
 //! - [`demo`]: the built-in demo calendar served when no feed is configured.
+//! - [`service`]: assembly: build every part from a config and run until shutdown.
 
 pub mod answers;
 pub mod app;
@@ -27,5 +28,6 @@ pub mod fetch;
 pub mod ics;
 pub mod refresh;
 pub mod server;
+pub mod service;
 pub mod snapshot;
 pub mod store;

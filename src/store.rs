@@ -297,6 +297,17 @@ impl Store {
         Ok(())
     }
 
+    /// Whether a window (possibly empty) is stored for `source`.
+    pub fn has_window(&self, source: &str) -> Result<bool, StoreError> {
+        let conn = self.conn();
+        let n: i64 = conn.query_row(
+            "SELECT COUNT(*) FROM occurrences WHERE source = ?1",
+            params![source],
+            |r| r.get(0),
+        )?;
+        Ok(n > 0)
+    }
+
     /// Per-source fetch state.
     pub fn source_state(&self, source: &str) -> Result<Option<SourceState>, StoreError> {
         let conn = self.conn();
