@@ -928,6 +928,8 @@ pub fn describe(loaded: &Loaded) -> String {
 }
 
 #[cfg(test)]
+// figment::Jail's closures return figment::Error, which is large by figment's design.
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
     use figment::Jail;
