@@ -18,6 +18,7 @@
 //! - [`server`]: hyper accept loop, routes, embedded kiosk page, limits, graceful shutdown.
 //! - [`demo`]: the built-in demo calendar served when no feed is configured.
 //! - [`ops`]: systemd notification (READY, WATCHDOG gated by a probe, STATUS) and logging.
+//! - [`service`]: assembly: build every part from a config and run until shutdown.
 
 pub mod answers;
 pub mod app;
@@ -29,5 +30,6 @@ pub mod ics;
 pub mod ops;
 pub mod refresh;
 pub mod server;
+pub mod service;
 pub mod snapshot;
 pub mod store;
