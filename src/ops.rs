@@ -164,7 +164,7 @@ mod tests {
             let c = c.clone();
             async move {
                 let n = c.fetch_add(1, Ordering::SeqCst);
-                if n % 2 == 0 {
+                if n.is_multiple_of(2) {
                     Probe::Healthy("optimized".into())
                 } else {
                     Probe::Stalled("test".into())
