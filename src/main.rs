@@ -1,6 +1,8 @@
 //! The `calendarbot` command line: parse arguments, build the parts, run. Nothing else.
 
 use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
 
 #[derive(Parser)]
 #[command(
@@ -9,6 +11,9 @@ use clap::{Parser, Subcommand};
     about = "Meeting kiosk: ICS feeds, SQLite, kiosk page and JSON API"
 )]
 struct Cli {
+    /// TOML configuration file (else $CALENDARBOT_CONFIG, else /etc/calendarbot/config.toml).
+    #[arg(long, global = true, value_name = "PATH")]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -17,14 +22,26 @@ struct Cli {
 enum Command {
     /// Serve the kiosk page and the API (the default).
     Serve,
+    /// Print the effective configuration (secrets redacted).
+    Config,
     /// Expand an ICS file into occurrences, printed as JSON lines sorted by start.
     Expand(calendarbot::ics::cli::ExpandArgs),
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => anyhow::bail!("serve: not built yet"),
-        Command::Expand(args) => std::process::exit(calendarbot::ics::cli::run_expand(&args)),
+    let config = cli.config.as_deref();
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => calendarbot::service::serve_command(config),
+        Command::Config => calendarbot::service::config_command(config),
+        Command::Expand(args) => return ExitCode::from(calendarbot::ics::cli::run_expand(&args)),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line: the error and its causes.
+            eprintln!("{e:#}");
+            ExitCode::from(2)
+        }
     }
 }

@@ -81,7 +81,7 @@ pub fn parse_bound(s: &str) -> Option<DateTime<Utc>> {
 }
 
 /// Run the command; returns the process exit code.
-pub fn run_expand(args: &ExpandArgs) -> i32 {
+pub fn run_expand(args: &ExpandArgs) -> u8 {
     match run(args) {
         Ok(()) => 0,
         Err(msg) => {
