@@ -17,6 +17,7 @@
 //! - [`answers`]: pure functions of a snapshot and "now": what the API says.
 //! - [`server`]: hyper accept loop, routes, embedded kiosk page, limits, graceful shutdown.
 //! - [`demo`]: the built-in demo calendar served when no feed is configured.
+//! - [`voice`]: the Alexa routes and day-level answers (done for the day, summaries).
 
 pub mod answers;
 pub mod app;
@@ -29,3 +30,4 @@ pub mod refresh;
 pub mod server;
 pub mod snapshot;
 pub mod store;
+pub mod voice;
