@@ -95,11 +95,11 @@ fn is_candidate(o: &Occurrence, snap: &Snapshot, now: DateTime<Utc>) -> bool {
 /// Pick the next meeting: the earliest candidate whose start is not before `now`; among the
 /// candidates starting within 30 minutes of it, a non-lunch one beats a lunch one (ties: earlier
 /// start, then id).
-pub fn next_occurrence<'a>(
-    snap: &'a Snapshot,
+pub fn next_occurrence(
+    snap: &Snapshot,
     now: DateTime<Utc>,
     tz: Tz,
-) -> Option<(&'a Occurrence, DateTime<Utc>)> {
+) -> Option<(&Occurrence, DateTime<Utc>)> {
     let upcoming = || {
         snap.occurrences
             .iter()
@@ -206,12 +206,7 @@ fn when_text(w: When) -> String {
 
 /// Every occurrence overlapping `[from, to)` (all-day values in `tz`), whatever its status.
 /// A zero-length occurrence overlaps when its start is inside the window.
-pub fn events_in(
-    snap: &Snapshot,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-    tz: Tz,
-) -> EventsAnswer {
+pub fn events_in(snap: &Snapshot, from: DateTime<Utc>, to: DateTime<Utc>, tz: Tz) -> EventsAnswer {
     let mut hits: Vec<(&Occurrence, DateTime<Utc>)> = snap
         .occurrences
         .iter()
@@ -453,7 +448,9 @@ pub fn health(snap: &Snapshot, board: &StatusInner, p: &ProcessFacts) -> Health 
         display_probe: DisplayProbe {
             last_render_probe_iso: board.last_heartbeat.map(iso_utc),
             last_probe_ok: board.last_heartbeat.map(|_| true),
-            last_probe_notes: board.last_heartbeat.map(|_| "browser-heartbeat".to_string()),
+            last_probe_notes: board
+                .last_heartbeat
+                .map(|_| "browser-heartbeat".to_string()),
         },
         sources: board
             .sources

@@ -57,9 +57,24 @@ fn next_id(s: &Snapshot, now: &str, tz: Tz) -> Option<String> {
 #[test]
 fn earliest_future_meeting_with_all_fields() {
     let s = snap(vec![
-        occ("past", "Past", "2025-11-05T14:00:00Z", "2025-11-05T14:30:00Z"),
-        occ("later", "Later", "2025-11-05T18:00:00Z", "2025-11-05T19:00:00Z"),
-        occ("next", "Next", "2025-11-05T16:00:00Z", "2025-11-05T16:45:00Z"),
+        occ(
+            "past",
+            "Past",
+            "2025-11-05T14:00:00Z",
+            "2025-11-05T14:30:00Z",
+        ),
+        occ(
+            "later",
+            "Later",
+            "2025-11-05T18:00:00Z",
+            "2025-11-05T19:00:00Z",
+        ),
+        occ(
+            "next",
+            "Next",
+            "2025-11-05T16:00:00Z",
+            "2025-11-05T16:45:00Z",
+        ),
     ]);
     let w = whats_next(&s, t(NOW), Tz::UTC);
     let m = w.meeting.unwrap();
@@ -78,7 +93,12 @@ fn earliest_future_meeting_with_all_fields() {
 #[test]
 fn in_progress_is_not_next_but_starting_now_is() {
     let s = snap(vec![
-        occ("running", "Running", "2025-11-05T14:59:59Z", "2025-11-05T16:00:00Z"),
+        occ(
+            "running",
+            "Running",
+            "2025-11-05T14:59:59Z",
+            "2025-11-05T16:00:00Z",
+        ),
         occ("now", "Now", NOW, "2025-11-05T15:30:00Z"),
     ]);
     let w = whats_next(&s, t(NOW), Tz::UTC);
@@ -91,21 +111,66 @@ fn in_progress_is_not_next_but_starting_now_is() {
 
 #[test]
 fn free_cancelled_skipped_and_focus_are_passed_over() {
-    let mut free = occ("free", "Free", "2025-11-05T15:10:00Z", "2025-11-05T15:20:00Z");
+    let mut free = occ(
+        "free",
+        "Free",
+        "2025-11-05T15:10:00Z",
+        "2025-11-05T15:20:00Z",
+    );
     free.status = Status::Free;
-    let mut cancelled = occ("c", "Cancelled", "2025-11-05T15:11:00Z", "2025-11-05T15:20:00Z");
+    let mut cancelled = occ(
+        "c",
+        "Cancelled",
+        "2025-11-05T15:11:00Z",
+        "2025-11-05T15:20:00Z",
+    );
     cancelled.status = Status::Cancelled;
-    let mut tentative = occ("tent", "Maybe", "2025-11-05T17:00:00Z", "2025-11-05T17:20:00Z");
+    let mut tentative = occ(
+        "tent",
+        "Maybe",
+        "2025-11-05T17:00:00Z",
+        "2025-11-05T17:20:00Z",
+    );
     tentative.status = Status::Tentative;
     let s = snap(vec![
         free,
         cancelled,
-        occ("skipme", "Skipped", "2025-11-05T15:12:00Z", "2025-11-05T15:20:00Z"),
-        occ("f1", "FOCUS TIME", "2025-11-05T15:13:00Z", "2025-11-05T15:20:00Z"),
-        occ("f2", "Deep Work block", "2025-11-05T15:14:00Z", "2025-11-05T15:20:00Z"),
-        occ("f3", "thinking time", "2025-11-05T15:15:00Z", "2025-11-05T15:20:00Z"),
-        occ("f4", "Q4 Planning Time", "2025-11-05T15:16:00Z", "2025-11-05T15:20:00Z"),
-        occ("f5", "Focus", "2025-11-05T15:17:00Z", "2025-11-05T15:20:00Z"),
+        occ(
+            "skipme",
+            "Skipped",
+            "2025-11-05T15:12:00Z",
+            "2025-11-05T15:20:00Z",
+        ),
+        occ(
+            "f1",
+            "FOCUS TIME",
+            "2025-11-05T15:13:00Z",
+            "2025-11-05T15:20:00Z",
+        ),
+        occ(
+            "f2",
+            "Deep Work block",
+            "2025-11-05T15:14:00Z",
+            "2025-11-05T15:20:00Z",
+        ),
+        occ(
+            "f3",
+            "thinking time",
+            "2025-11-05T15:15:00Z",
+            "2025-11-05T15:20:00Z",
+        ),
+        occ(
+            "f4",
+            "Q4 Planning Time",
+            "2025-11-05T15:16:00Z",
+            "2025-11-05T15:20:00Z",
+        ),
+        occ(
+            "f5",
+            "Focus",
+            "2025-11-05T15:17:00Z",
+            "2025-11-05T15:20:00Z",
+        ),
         tentative,
     ]);
     let s = with_skips(s, &[("skipme", "2025-11-06T15:00:00Z")]);
@@ -127,19 +192,49 @@ fn expired_skip_no_longer_hides() {
 #[test]
 fn non_lunch_beats_lunch_within_30_minutes_only() {
     let s = snap(vec![
-        occ("lunch", "Lunch", "2025-11-05T16:00:00Z", "2025-11-05T17:00:00Z"),
-        occ("biz", "Budget review", "2025-11-05T16:30:00Z", "2025-11-05T17:00:00Z"),
+        occ(
+            "lunch",
+            "Lunch",
+            "2025-11-05T16:00:00Z",
+            "2025-11-05T17:00:00Z",
+        ),
+        occ(
+            "biz",
+            "Budget review",
+            "2025-11-05T16:30:00Z",
+            "2025-11-05T17:00:00Z",
+        ),
     ]);
     assert_eq!(next_id(&s, NOW, Tz::UTC).as_deref(), Some("biz"));
     let s = snap(vec![
-        occ("lunch", "lunch", "2025-11-05T16:00:00Z", "2025-11-05T17:00:00Z"),
-        occ("biz", "Budget review", "2025-11-05T16:30:01Z", "2025-11-05T17:00:00Z"),
+        occ(
+            "lunch",
+            "lunch",
+            "2025-11-05T16:00:00Z",
+            "2025-11-05T17:00:00Z",
+        ),
+        occ(
+            "biz",
+            "Budget review",
+            "2025-11-05T16:30:01Z",
+            "2025-11-05T17:00:00Z",
+        ),
     ]);
     assert_eq!(next_id(&s, NOW, Tz::UTC).as_deref(), Some("lunch"));
     // A long subject that mentions lunch is a real meeting: earliest wins.
     let s = snap(vec![
-        occ("l", "Lunch with the CEO", "2025-11-05T16:00:00Z", "2025-11-05T17:00:00Z"),
-        occ("biz", "Budget review", "2025-11-05T16:10:00Z", "2025-11-05T17:00:00Z"),
+        occ(
+            "l",
+            "Lunch with the CEO",
+            "2025-11-05T16:00:00Z",
+            "2025-11-05T17:00:00Z",
+        ),
+        occ(
+            "biz",
+            "Budget review",
+            "2025-11-05T16:10:00Z",
+            "2025-11-05T17:00:00Z",
+        ),
     ]);
     assert_eq!(next_id(&s, NOW, Tz::UTC).as_deref(), Some("l"));
 }
@@ -147,8 +242,18 @@ fn non_lunch_beats_lunch_within_30_minutes_only() {
 #[test]
 fn only_lunches_pick_the_earliest() {
     let s = snap(vec![
-        occ("l2", "Lunch", "2025-11-05T16:10:00Z", "2025-11-05T17:00:00Z"),
-        occ("l1", "Team lunch", "2025-11-05T16:00:00Z", "2025-11-05T17:00:00Z"),
+        occ(
+            "l2",
+            "Lunch",
+            "2025-11-05T16:10:00Z",
+            "2025-11-05T17:00:00Z",
+        ),
+        occ(
+            "l1",
+            "Team lunch",
+            "2025-11-05T16:00:00Z",
+            "2025-11-05T17:00:00Z",
+        ),
     ]);
     assert_eq!(next_id(&s, NOW, Tz::UTC).as_deref(), Some("l1"));
 }
@@ -156,8 +261,18 @@ fn only_lunches_pick_the_earliest() {
 #[test]
 fn same_start_ties_break_by_id() {
     let s = snap(vec![
-        occ("b-event", "B", "2025-11-05T16:00:00Z", "2025-11-05T17:00:00Z"),
-        occ("a-event", "A", "2025-11-05T16:00:00Z", "2025-11-05T17:00:00Z"),
+        occ(
+            "b-event",
+            "B",
+            "2025-11-05T16:00:00Z",
+            "2025-11-05T17:00:00Z",
+        ),
+        occ(
+            "a-event",
+            "A",
+            "2025-11-05T16:00:00Z",
+            "2025-11-05T17:00:00Z",
+        ),
     ]);
     assert_eq!(next_id(&s, NOW, Tz::UTC).as_deref(), Some("a-event"));
 }
@@ -199,7 +314,11 @@ fn status_thresholds_by_whole_minutes() {
     ];
     for (secs, msg, urgent, critical) in cases {
         let s = status_for(Some(secs));
-        assert_eq!((s.message, s.is_urgent, s.is_critical), (msg, urgent, critical), "{secs}s");
+        assert_eq!(
+            (s.message, s.is_urgent, s.is_critical),
+            (msg, urgent, critical),
+            "{secs}s"
+        );
     }
 }
 
@@ -215,17 +334,32 @@ fn keyword_helpers() {
 
 #[test]
 fn events_window_overlap_and_formats() {
-    let mut free = occ("free", "Free", "2025-11-05T10:00:00Z", "2025-11-05T11:00:00Z");
+    let mut free = occ(
+        "free",
+        "Free",
+        "2025-11-05T10:00:00Z",
+        "2025-11-05T11:00:00Z",
+    );
     free.status = Status::Free;
     let s = snap(vec![
-        occ("before", "B", "2025-11-04T10:00:00Z", "2025-11-05T00:00:00Z"),
+        occ(
+            "before",
+            "B",
+            "2025-11-04T10:00:00Z",
+            "2025-11-05T00:00:00Z",
+        ),
         occ("spans", "S", "2025-11-04T23:00:00Z", "2025-11-05T01:00:00Z"),
         free,
         all_day("day", "Day", "2025-11-06"),
         occ("edge", "E", "2025-11-07T00:00:00Z", "2025-11-07T01:00:00Z"),
         occ("zero", "Z", "2025-11-05T00:00:00Z", "2025-11-05T00:00:00Z"),
     ]);
-    let a = events_in(&s, t("2025-11-05T00:00:00Z"), t("2025-11-07T00:00:00Z"), Tz::UTC);
+    let a = events_in(
+        &s,
+        t("2025-11-05T00:00:00Z"),
+        t("2025-11-07T00:00:00Z"),
+        Tz::UTC,
+    );
     let ids: Vec<_> = a.events.iter().map(|e| e.id.as_str()).collect();
     assert_eq!(ids, vec!["spans", "zero", "free", "day"]);
     assert_eq!(a.count, 4);
@@ -248,33 +382,65 @@ fn done_for_day_in_zone() {
     let mut cancelled = occ("c", "C", "2025-11-05T23:00:00Z", "2025-11-06T01:00:00Z");
     cancelled.status = Status::Cancelled;
     let s = snap(vec![
-        occ("yesterday", "Y", "2025-11-05T03:00:00Z", "2025-11-05T04:00:00Z"),
+        occ(
+            "yesterday",
+            "Y",
+            "2025-11-05T03:00:00Z",
+            "2025-11-05T04:00:00Z",
+        ),
         occ("am", "AM", "2025-11-05T14:00:00Z", "2025-11-05T15:00:00Z"),
         occ("pm", "PM", "2025-11-05T20:00:00Z", "2025-11-05T21:30:00Z"),
-        occ("short-late", "L", "2025-11-05T20:30:00Z", "2025-11-05T21:00:00Z"),
-        occ("skipped", "S", "2025-11-05T22:00:00Z", "2025-11-05T23:00:00Z"),
+        occ(
+            "short-late",
+            "L",
+            "2025-11-05T20:30:00Z",
+            "2025-11-05T21:00:00Z",
+        ),
+        occ(
+            "skipped",
+            "S",
+            "2025-11-05T22:00:00Z",
+            "2025-11-05T23:00:00Z",
+        ),
         all_day("day", "Day", "2025-11-05"),
         cancelled,
-        occ("tomorrow", "T", "2025-11-06T06:00:00Z", "2025-11-06T07:00:00Z"),
+        occ(
+            "tomorrow",
+            "T",
+            "2025-11-06T06:00:00Z",
+            "2025-11-06T07:00:00Z",
+        ),
     ]);
     let s = with_skips(s, &[("skipped", "2025-11-06T15:00:00Z")]);
     let d = done_for_day(&s, t(NOW), tz);
     assert_eq!(d.tz, "America/New_York");
     assert_eq!(d.now_iso, NOW);
     assert!(d.has_meetings_today);
-    assert_eq!(d.last_meeting_start_iso.as_deref(), Some("2025-11-05T20:00:00Z"));
-    assert_eq!(d.last_meeting_end_iso.as_deref(), Some("2025-11-05T21:30:00Z"));
+    assert_eq!(
+        d.last_meeting_start_iso.as_deref(),
+        Some("2025-11-05T20:00:00Z")
+    );
+    assert_eq!(
+        d.last_meeting_end_iso.as_deref(),
+        Some("2025-11-05T21:30:00Z")
+    );
     assert_eq!(
         d.last_meeting_end_local_iso.as_deref(),
         Some("2025-11-05T16:30:00-05:00")
     );
     assert_eq!(d.note, "The last meeting ends at 16:30.");
     let late = done_for_day(&s, t("2025-11-06T02:00:00Z"), tz);
-    assert_eq!(late.note, "Done for the day: the last meeting ended at 16:30.");
+    assert_eq!(
+        late.note,
+        "Done for the day: the last meeting ended at 16:30."
+    );
     // In UTC the same instant is already 2025-11-06: only "tomorrow" counts... and the
     // 2025-11-06T01:00 end of the cancelled one does not.
     let utc = done_for_day(&s, t("2025-11-06T02:00:00Z"), Tz::UTC);
-    assert_eq!(utc.last_meeting_start_iso.as_deref(), Some("2025-11-06T06:00:00Z"));
+    assert_eq!(
+        utc.last_meeting_start_iso.as_deref(),
+        Some("2025-11-06T06:00:00Z")
+    );
     let none = done_for_day(&snap(vec![]), t(NOW), tz);
     assert!(!none.has_meetings_today);
     assert_eq!(none.last_meeting_end_iso, None);
@@ -304,7 +470,12 @@ fn source(name: &str, last_success: Option<&str>, failures: u32) -> SourceHealth
 #[test]
 fn health_degraded_rules() {
     let empty = snap(vec![]);
-    let one = snap(vec![occ("a", "A", "2025-11-05T16:00:00Z", "2025-11-05T17:00:00Z")]);
+    let one = snap(vec![occ(
+        "a",
+        "A",
+        "2025-11-05T16:00:00Z",
+        "2025-11-05T17:00:00Z",
+    )]);
     let mut board = StatusInner::default();
     // Nothing yet, nothing stored: degraded.
     let h = health(&empty, &board, &facts(NOW));
@@ -332,9 +503,7 @@ fn health_degraded_rules() {
 #[test]
 fn health_shape() {
     let mut board = StatusInner::default();
-    board
-        .sources
-        .insert("work".into(), source("work", None, 3));
+    board.sources.insert("work".into(), source("work", None, 3));
     board.tasks.insert(
         "refresh:work".into(),
         TaskBeat {
