@@ -53,24 +53,12 @@ pub fn occurs_on(o: &Occurrence, date: NaiveDate, tz: Tz, default_tz: Tz) -> boo
     }
 }
 
-/// Whether `subject` marks a focus-time block (SPEC §6 keywords, case-insensitive): such blocks
-/// are not meetings for the voice answers either.
-pub fn is_focus_time(subject: &str) -> bool {
-    const KEYWORDS: [&str; 5] = [
-        "focus time",
-        "focus",
-        "deep work",
-        "thinking time",
-        "planning time",
-    ];
-    let s = subject.to_lowercase();
-    KEYWORDS.iter().any(|k| s.contains(k))
-}
-
 /// Whether `o` counts as a meeting for the day-level answers at `now`: busy or tentative, not a
 /// focus-time block, not skipped (a skip means "I am not going").
 pub fn is_day_meeting(o: &Occurrence, snap: &Snapshot, now: DateTime<Utc>) -> bool {
-    o.status.is_meeting() && !is_focus_time(&o.subject) && !snap.is_skipped(&o.id, now)
+    o.status.is_meeting()
+        && !crate::answers::is_focus_time(&o.subject)
+        && !snap.is_skipped(&o.id, now)
 }
 
 /// Every meeting of local `date` in `tz`, taken from the whole snapshot (not a window of the

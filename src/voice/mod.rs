@@ -31,6 +31,7 @@ pub mod day;
 pub mod speech;
 pub mod ssml;
 
+use crate::answers::iso_utc;
 use crate::ics::Occurrence;
 use crate::snapshot::Snapshot;
 use chrono::{DateTime, Days, Duration, NaiveDate, SecondsFormat, Timelike, Utc};
@@ -233,11 +234,6 @@ pub struct Ctx<'a> {
 // ---------------------------------------------------------------------------------------------
 // Shared answer parts
 
-/// RFC 3339 in UTC with `Z` and whole seconds.
-pub fn iso_utc(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Secs, true)
-}
-
 /// RFC 3339 with the offset of `tz`.
 pub fn iso_local(t: DateTime<Utc>, tz: Tz) -> String {
     t.with_timezone(&tz)
@@ -364,33 +360,7 @@ fn card_line(o: &Occurrence, ctx: &Ctx<'_>, tz: Tz) -> String {
 
 /// The next meeting by the kiosk's rule (SPEC §6, as /api/whats-next).
 fn next_meeting_occ<'a>(ctx: &Ctx<'a>) -> Option<&'a Occurrence> {
-    next_occurrence(ctx.snap, ctx.now, ctx.default_tz).map(|(o, _)| o)
-}
-
-/// The kiosk's next-meeting rule (SPEC §6). Interim copy until `answers::next_occurrence`
-/// lands on main; then this goes.
-fn next_occurrence(
-    snap: &Snapshot,
-    now: DateTime<Utc>,
-    tz: Tz,
-) -> Option<(&Occurrence, DateTime<Utc>)> {
-    let is_lunch = |s: &str| {
-        let s = s.trim().to_lowercase();
-        s.contains("lunch") && s.chars().count() <= 10
-    };
-    let upcoming = || {
-        snap.occurrences
-            .iter()
-            .filter(move |o| day::is_day_meeting(o, snap, now))
-            .map(move |o| (o, o.start_utc(tz)))
-            .filter(move |(_, s)| *s >= now)
-    };
-    let earliest = upcoming().map(|(_, s)| s).min()?;
-    upcoming()
-        .filter(|(_, s)| *s <= earliest + Duration::minutes(30))
-        .min_by(|(a, sa), (b, sb)| {
-            (is_lunch(&a.subject), sa, &a.id).cmp(&(is_lunch(&b.subject), sb, &b.id))
-        })
+    crate::answers::next_occurrence(ctx.snap, ctx.now, ctx.default_tz).map(|(o, _)| o)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -977,7 +947,7 @@ pub fn morning_summary_answer(ctx: &Ctx<'_>, params: &Params) -> MorningSummaryA
             "You have a free morning {dp}, with no meetings all day."
         ));
         if params.detail != Detail::Brief
-            && let Some(o) = next_occurrence(ctx.snap, hi, dtz).map(|(o, _)| o)
+            && let Some(o) = crate::answers::next_occurrence(ctx.snap, hi, dtz).map(|(o, _)| o)
         {
             sp.say(format!(
                 "Your next meeting is {}.",

@@ -724,3 +724,83 @@ fn routes_by_path() {
     assert_eq!(Route::from_path("/api/alexa/other"), None);
     assert_eq!(Route::from_path("/api/done-for-day"), None);
 }
+
+/// The /api/done-for-day rules (moved here from `answers` with the implementation): the local
+/// day in the asked zone, busy/tentative only, skips and other days left out.
+#[test]
+fn done_for_day_json_route_rules() {
+    let tz: Tz = "America/New_York".parse().unwrap();
+    // Local day of 2025-11-05 in New York: 05:00Z .. next 05:00Z.
+    let mut cancelled = timed("c", "C", "2025-11-05T23:00:00Z", "2025-11-06T01:00:00Z");
+    cancelled.status = Status::Cancelled;
+    let mut s = snap(vec![
+        timed(
+            "yesterday",
+            "Y",
+            "2025-11-05T03:00:00Z",
+            "2025-11-05T04:00:00Z",
+        ),
+        timed("am", "AM", "2025-11-05T14:00:00Z", "2025-11-05T15:00:00Z"),
+        timed("pm", "PM", "2025-11-05T20:00:00Z", "2025-11-05T21:30:00Z"),
+        timed(
+            "short-late",
+            "L",
+            "2025-11-05T20:30:00Z",
+            "2025-11-05T21:00:00Z",
+        ),
+        timed(
+            "skipped",
+            "S",
+            "2025-11-05T22:00:00Z",
+            "2025-11-05T23:00:00Z",
+        ),
+        all_day("day", "Day", "2025-11-05", "2025-11-06"),
+        cancelled,
+        timed(
+            "tomorrow",
+            "T",
+            "2025-11-06T06:00:00Z",
+            "2025-11-06T07:00:00Z",
+        ),
+    ]);
+    let mut skips = HashMap::new();
+    skips.insert("skipped".to_string(), utc("2025-11-06T15:00:00Z"));
+    s.skips = Arc::new(skips);
+    let d = done_for_day(&ctx(&s, "2025-11-05T15:00:00Z"), tz);
+    assert_eq!(d.tz, "America/New_York");
+    assert_eq!(d.now_iso, "2025-11-05T15:00:00Z");
+    assert!(d.has_meetings_today);
+    // am, pm, short-late and the all-day "Day".
+    assert_eq!(d.meetings_today, 4);
+    assert_eq!(
+        d.last_meeting_start_iso.as_deref(),
+        Some("2025-11-05T20:00:00Z")
+    );
+    assert_eq!(
+        d.last_meeting_end_iso.as_deref(),
+        Some("2025-11-05T21:30:00Z")
+    );
+    assert_eq!(
+        d.last_meeting_end_local_iso.as_deref(),
+        Some("2025-11-05T16:30:00-05:00")
+    );
+    assert_eq!(d.note, "The last meeting ends at 4:30 pm.");
+    let late = done_for_day(&ctx(&s, "2025-11-06T02:00:00Z"), tz);
+    assert_eq!(
+        late.note,
+        "Done for the day: the last meeting ended at 4:30 pm."
+    );
+    assert!(late.is_done);
+    // In UTC the same instant is already 2025-11-06: only "tomorrow" counts (the cancelled
+    // one ending 01:00Z does not).
+    let in_utc = done_for_day(&ctx(&s, "2025-11-06T02:00:00Z"), Tz::UTC);
+    assert_eq!(
+        in_utc.last_meeting_start_iso.as_deref(),
+        Some("2025-11-06T06:00:00Z")
+    );
+    let empty = snap(vec![]);
+    let none = done_for_day(&ctx(&empty, "2025-11-05T15:00:00Z"), tz);
+    assert!(!none.has_meetings_today);
+    assert_eq!(none.last_meeting_end_iso, None);
+    assert_eq!(none.note, "No meetings today.");
+}
