@@ -2,8 +2,8 @@
 
 use super::*;
 use crate::ics::Status;
-use chrono::NaiveDate;
 use crate::snapshot::{SourceHealth, TaskBeat};
+use chrono::NaiveDate;
 use std::collections::HashMap;
 use std::sync::Arc;
 
