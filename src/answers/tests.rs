@@ -450,6 +450,7 @@ fn done_for_day_in_zone() {
 fn facts(now: &str) -> ProcessFacts {
     ProcessFacts {
         now: t(now),
+        server_time: t(now),
         started_at: t("2025-11-05T14:00:00Z"),
         pid: 42,
         mode: "optimized",
