@@ -79,9 +79,7 @@ async fn serve(
     app: Arc<App>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let _ = (listener, app);
-    shutdown.await;
-    Ok(())
+    crate::server::serve(listener, app, shutdown).await
 }
 
 /// Completes on SIGTERM or SIGINT.
