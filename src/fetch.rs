@@ -12,8 +12,11 @@
 //! with the current time, so an unchanged calendar would otherwise be re-parsed every refresh.
 
 use crate::config::{FetchConfig, SourceAuth, SourceConfig};
+use crate::pipeline::fallback::{FallbackSettings, Part};
+use crate::pool::http::{BuildClient, HttpLease, HttpPool};
 use rand::Rng;
 use sha2::{Digest, Sha256};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
 
@@ -124,26 +127,50 @@ pub struct Fetched {
     pub hash: String,
 }
 
-/// Hands out the HTTP client. Today: one pooled client for the whole process (keep-alive, two
-/// idle connections per host). The optimisation layer's plain path (a fresh client per fetch)
-/// plugs in here without touching the callers.
+/// Hands out the HTTP client through the connection manager ([`crate::pool::http`]): the one
+/// shared, pooled client (keep-alive, two idle connections per host), or — when `http_pool` is
+/// off or the shared client keeps failing — a fresh client per fetch (the plain path). Each
+/// fetch holds a lease named after its source, so a hung fetch is logged by name.
 #[derive(Debug, Clone)]
 pub struct ClientProvider {
-    pooled: reqwest::Client,
+    pool: HttpPool,
 }
 
 impl ClientProvider {
-    /// Build the pooled client from the fetch settings.
+    /// The pooled client from the fetch settings (the optimised path, with default breaker).
     pub fn new(cfg: &FetchConfig) -> Result<ClientProvider, FetchError> {
-        Ok(ClientProvider {
-            pooled: build_client(cfg)?,
-        })
+        ClientProvider::with_options(cfg, true, FallbackSettings::default())
     }
 
-    /// The client to use for one fetch.
-    pub fn client(&self) -> reqwest::Client {
-        // reqwest::Client is an Arc inside: clones share the pool.
-        self.pooled.clone()
+    /// Pooled (`pooled`) or fresh-per-fetch clients, with the given breaker settings.
+    pub fn with_options(
+        cfg: &FetchConfig,
+        pooled: bool,
+        fallback: FallbackSettings,
+    ) -> Result<ClientProvider, FetchError> {
+        let c = cfg.clone();
+        let build: BuildClient = Arc::new(move || build_client(&c).map_err(|e| e.to_string()));
+        let leak_threshold = Duration::from_secs(cfg.timeout_secs.saturating_add(5));
+        let pool = HttpPool::new(
+            build,
+            pooled,
+            fallback.breaker(Part::HttpPool),
+            leak_threshold,
+        )
+        .map_err(FetchError::Network)?;
+        Ok(ClientProvider { pool })
+    }
+
+    /// The client for one fetch of `source`.
+    pub fn lease(&self, source: &str) -> Result<HttpLease, FetchError> {
+        self.pool
+            .lease(&format!("fetch:{source}"))
+            .map_err(FetchError::Network)
+    }
+
+    /// The connection manager's HTTP side (stats, health, leak check).
+    pub fn pool(&self) -> &HttpPool {
+        &self.pool
     }
 }
 
@@ -177,6 +204,16 @@ impl Fetcher {
             clients: ClientProvider::new(&cfg)?,
             cfg,
         })
+    }
+
+    /// A fetcher whose clients come from `clients` (pooled or fresh, per `[optimization]`).
+    pub fn with_clients(cfg: FetchConfig, clients: ClientProvider) -> Fetcher {
+        Fetcher { clients, cfg }
+    }
+
+    /// The client provider (the connection manager's HTTP side).
+    pub fn clients(&self) -> &ClientProvider {
+        &self.clients
     }
 
     /// The settings in force.
@@ -228,7 +265,8 @@ impl Fetcher {
         validators: Option<&Validators>,
     ) -> Result<FetchOutcome, FetchError> {
         use reqwest::header;
-        let mut req = self.clients.client().get(url.clone());
+        let lease = self.clients.lease(&source.name)?;
+        let mut req = lease.client().get(url.clone());
         req = req.header(header::ACCEPT, "text/calendar, */*;q=0.5");
         match &source.auth {
             Some(SourceAuth::Basic { username, password }) => {
@@ -248,7 +286,16 @@ impl Fetcher {
                 req = req.header(header::IF_MODIFIED_SINCE, lm.as_str());
             }
         }
-        let mut resp = req.send().await.map_err(FetchError::from_reqwest)?;
+        let mut resp = match req.send().await {
+            Ok(r) => {
+                lease.succeeded();
+                r
+            }
+            Err(e) => {
+                lease.failed(&e);
+                return Err(FetchError::from_reqwest(e));
+            }
+        };
         let status = resp.status();
         if status == reqwest::StatusCode::NOT_MODIFIED {
             return Ok(FetchOutcome::NotModified);

@@ -20,6 +20,8 @@ use std::time::{Duration, Instant};
 /// The optimised parts that can fall back independently.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Part {
+    /// The optimised read path as a whole (deadline misses: a stall is no single part's error).
+    ReadPath,
     /// The response cache.
     Cache,
     /// Coalescing of identical concurrent reads.
@@ -34,7 +36,8 @@ pub enum Part {
 
 impl Part {
     /// Every part, in report order.
-    pub const ALL: [Part; 5] = [
+    pub const ALL: [Part; 6] = [
+        Part::ReadPath,
         Part::Cache,
         Part::Coalesce,
         Part::Batch,
@@ -45,12 +48,46 @@ impl Part {
     /// Name used in headers, JSON and metrics.
     pub fn name(self) -> &'static str {
         match self {
+            Part::ReadPath => "read_path",
             Part::Cache => "response_cache",
             Part::Coalesce => "coalesce",
             Part::Batch => "write_batch",
             Part::DbPool => "db_pool",
             Part::HttpPool => "http_pool",
         }
+    }
+}
+
+/// The breaker settings of `[optimization]`: threshold, window, recovery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FallbackSettings {
+    /// Failures within `window` that open a breaker.
+    pub threshold: u32,
+    /// Window for counting failures.
+    pub window: Duration,
+    /// How long an open breaker keeps its part switched off.
+    pub recovery: Duration,
+}
+
+impl Default for FallbackSettings {
+    fn default() -> Self {
+        FallbackSettings::from_config(&crate::config::OptimizationConfig::default())
+    }
+}
+
+impl FallbackSettings {
+    /// From `[optimization]`.
+    pub fn from_config(c: &crate::config::OptimizationConfig) -> Self {
+        FallbackSettings {
+            threshold: c.fallback_threshold,
+            window: Duration::from_secs(c.fallback_window_secs),
+            recovery: Duration::from_secs(c.recovery_secs),
+        }
+    }
+
+    /// A closed breaker for `part` with these settings.
+    pub fn breaker(&self, part: Part) -> Breaker {
+        Breaker::new(part, self.threshold, self.window, self.recovery)
     }
 }
 

@@ -25,6 +25,7 @@ pub mod cache;
 pub mod coalesce;
 pub mod fallback;
 pub mod monitor;
+pub mod reads;
 
 use crate::config::OptimizationConfig;
 use crate::fault::{self, Fault};
@@ -174,10 +175,12 @@ pub struct Pipeline {
     cfg: OptimizationConfig,
     cache: ResponseCache,
     coalescer: Coalescer<CacheKey, Cached>,
-    cache_breaker: Breaker,
-    coalesce_breaker: Breaker,
+    cache_breaker: Arc<Breaker>,
+    coalesce_breaker: Arc<Breaker>,
     /// Deadline misses of the read path as a whole (a stall is no single part's error).
-    read_breaker: Breaker,
+    read_breaker: Arc<Breaker>,
+    /// Breakers of parts owned elsewhere (SQLite pool, batcher, HTTP pool), for reports.
+    external: std::sync::Mutex<Vec<Arc<Breaker>>>,
     mode: ServiceMode,
     monitor: Monitor,
     sqlite_stats: OnceLock<StatsFn>,
@@ -197,9 +200,9 @@ impl std::fmt::Debug for Pipeline {
 impl Pipeline {
     /// Build the pipeline from `[optimization]`.
     pub fn new(cfg: &OptimizationConfig) -> Self {
-        let window = Duration::from_secs(cfg.fallback_window_secs);
-        let recovery = Duration::from_secs(cfg.recovery_secs);
-        let breaker = |p| Breaker::new(p, cfg.fallback_threshold, window, recovery);
+        let fb = fallback::FallbackSettings::from_config(cfg);
+        let recovery = fb.recovery;
+        let breaker = |p| Arc::new(fb.breaker(p));
         Pipeline {
             flags: Flags::from_config(cfg),
             deadline: Duration::from_millis(cfg.deadline_ms.max(1)),
@@ -212,7 +215,8 @@ impl Pipeline {
             coalescer: Coalescer::default(),
             cache_breaker: breaker(Part::Cache),
             coalesce_breaker: breaker(Part::Coalesce),
-            read_breaker: Breaker::new(Part::Cache, cfg.fallback_threshold, window, recovery),
+            read_breaker: breaker(Part::ReadPath),
+            external: std::sync::Mutex::new(Vec::new()),
             mode: ServiceMode::default(),
             monitor: Monitor::default(),
             sqlite_stats: OnceLock::new(),
@@ -231,17 +235,6 @@ impl Pipeline {
         self.deadline
     }
 
-    /// A breaker for a part owned elsewhere (SQLite pool, HTTP pool, batcher), with the
-    /// configured threshold, window and recovery.
-    pub fn new_breaker(&self, part: Part) -> Breaker {
-        Breaker::new(
-            part,
-            self.cfg.fallback_threshold,
-            Duration::from_secs(self.cfg.fallback_window_secs),
-            self.recovery,
-        )
-    }
-
     /// The service-wide mode switch.
     pub fn mode(&self) -> &ServiceMode {
         &self.mode
@@ -255,6 +248,14 @@ impl Pipeline {
     /// The response cache.
     pub fn cache(&self) -> &ResponseCache {
         &self.cache
+    }
+
+    /// Report a breaker of a part owned elsewhere (pool, batcher) in the mode and status.
+    pub fn attach_breaker(&self, b: Arc<Breaker>) {
+        self.external
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(b);
     }
 
     /// Report the SQLite pool's counters in `/api/status/optimization` and `/metrics`.
@@ -304,7 +305,7 @@ impl Pipeline {
             return plain(PlainReason::ServiceFallback(why));
         }
         if !self.read_breaker.allows() {
-            return plain(PlainReason::BreakerOpen(Part::Cache));
+            return plain(PlainReason::BreakerOpen(Part::ReadPath));
         }
         let use_cache = self.flags.response_cache && self.cache_breaker.allows();
         let use_coalesce = self.flags.request_batching && self.coalesce_breaker.allows();
@@ -476,10 +477,11 @@ impl Pipeline {
         let open: Vec<String> = self
             .breakers()
             .into_iter()
-            .filter(|(_, b)| !b.allows())
-            .map(|(name, b)| {
+            .filter(|b| !b.allows())
+            .map(|b| {
                 format!(
-                    "{name} switched off after repeated failures ({})",
+                    "{} switched off after repeated failures ({})",
+                    b.part().name(),
                     b.last_error().unwrap_or_default()
                 )
             })
@@ -499,12 +501,21 @@ impl Pipeline {
         }
     }
 
-    fn breakers(&self) -> Vec<(&'static str, &Breaker)> {
-        vec![
-            ("read_path", &self.read_breaker),
-            (Part::Cache.name(), &self.cache_breaker),
-            (Part::Coalesce.name(), &self.coalesce_breaker),
-        ]
+    /// Every breaker: the pipeline's own, then those attached.
+    fn breakers(&self) -> Vec<Arc<Breaker>> {
+        let mut v = vec![
+            self.read_breaker.clone(),
+            self.cache_breaker.clone(),
+            self.coalesce_breaker.clone(),
+        ];
+        v.extend(
+            self.external
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+                .cloned(),
+        );
+        v
     }
 
     /// The whole `/api/status/optimization` document.
@@ -514,9 +525,9 @@ impl Pipeline {
         let breakers: serde_json::Map<String, serde_json::Value> = self
             .breakers()
             .into_iter()
-            .map(|(name, b)| {
+            .map(|b| {
                 (
-                    name.to_string(),
+                    b.part().name().to_string(),
                     json!({
                         "state": b.state().name(),
                         "failures": b.failures_total(),
@@ -633,12 +644,15 @@ impl Pipeline {
             "Times the whole service switched to the plain path.",
             self.mode.switches(),
         );
-        for (name, b) in self.breakers() {
+        for b in self.breakers() {
             let _ = std::fmt::Write::write_fmt(
                 out,
                 format_args!(
-                    "calendarbot_breaker_failures_total{{part=\"{name}\"}} {}\n",
-                    b.failures_total()
+                    "calendarbot_breaker_failures_total{{part=\"{}\"}} {}\ncalendarbot_breaker_open{{part=\"{}\"}} {}\n",
+                    b.part().name(),
+                    b.failures_total(),
+                    b.part().name(),
+                    u8::from(!b.allows()),
                 ),
             );
         }

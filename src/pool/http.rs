@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 /// Builds a configured client (the fetcher's settings).
-pub type BuildClient = Arc<dyn Fn() -> reqwest::Result<reqwest::Client> + Send + Sync>;
+pub type BuildClient = Arc<dyn Fn() -> Result<reqwest::Client, String> + Send + Sync>;
 
 /// The HTTP pool's counters, as reported.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -48,7 +48,7 @@ struct Inner {
     shared: reqwest::Client,
     build: BuildClient,
     enabled: bool,
-    breaker: Breaker,
+    breaker: Arc<Breaker>,
     leases: Leases,
     leak_threshold: Duration,
     in_flight: AtomicUsize,
@@ -138,14 +138,14 @@ impl HttpPool {
         enabled: bool,
         breaker: Breaker,
         leak_threshold: Duration,
-    ) -> reqwest::Result<Self> {
+    ) -> Result<Self, String> {
         let shared = build()?;
         Ok(HttpPool {
             inner: Arc::new(Inner {
                 shared,
                 build,
                 enabled,
-                breaker,
+                breaker: Arc::new(breaker),
                 leases: Leases::default(),
                 leak_threshold,
                 in_flight: AtomicUsize::new(0),
@@ -160,7 +160,7 @@ impl HttpPool {
 
     /// The client for one fetch by `holder`: the shared one, or a fresh one (plain path) when
     /// the pool is off or its breaker is open.
-    pub fn lease(&self, holder: &str) -> reqwest::Result<HttpLease> {
+    pub fn lease(&self, holder: &str) -> Result<HttpLease, String> {
         let i = &self.inner;
         let pooled = i.enabled && i.breaker.allows();
         let client = if pooled {
@@ -223,7 +223,7 @@ impl HttpPool {
     }
 
     /// The breaker (for reports).
-    pub fn breaker(&self) -> &Breaker {
+    pub fn breaker(&self) -> &Arc<Breaker> {
         &self.inner.breaker
     }
 }
@@ -238,7 +238,11 @@ mod tests {
     use super::*;
 
     fn build() -> BuildClient {
-        Arc::new(|| reqwest::Client::builder().build())
+        Arc::new(|| {
+            reqwest::Client::builder()
+                .build()
+                .map_err(|e| e.to_string())
+        })
     }
 
     #[test]

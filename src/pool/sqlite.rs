@@ -31,7 +31,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 /// The per-connection settings every connection must have (WAL, busy_timeout, ...).
-pub type Configure = fn(&Connection) -> rusqlite::Result<()>;
+pub type Configure = Arc<dyn Fn(&Connection) -> rusqlite::Result<()> + Send + Sync>;
 
 /// Why the pool could not hand out a connection.
 #[derive(Debug, thiserror::Error)]
@@ -58,7 +58,7 @@ pub enum PoolError {
 }
 
 /// Pool sizes and deadlines.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PoolOptions {
     /// Reader connections at most (opened lazily).
     pub readers: usize,
@@ -167,14 +167,13 @@ impl Slots {
     }
 }
 
-#[derive(Debug)]
 struct Inner {
     path: PathBuf,
     configure: Configure,
     writer: Slots,
     readers: Slots,
     leases: Leases,
-    breaker: Breaker,
+    breaker: Arc<Breaker>,
     opts: PoolOptions,
     fresh: AtomicU64,
 }
@@ -259,6 +258,15 @@ impl Drop for PooledConn {
     }
 }
 
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqlitePool")
+            .field("path", &self.path)
+            .field("opts", &self.opts)
+            .finish()
+    }
+}
+
 impl Inner {
     fn slots(&self, role: Role) -> &Slots {
         match role {
@@ -294,7 +302,7 @@ impl SqlitePool {
             writer: Slots::new("writer", 1),
             readers: Slots::new("reader", opts.readers),
             leases: Leases::default(),
-            breaker,
+            breaker: Arc::new(breaker),
             opts,
             fresh: AtomicU64::new(0),
         };
@@ -470,7 +478,7 @@ impl SqlitePool {
     }
 
     /// The pool's breaker (for reports).
-    pub fn breaker(&self) -> &Breaker {
+    pub fn breaker(&self) -> &Arc<Breaker> {
         &self.inner.breaker
     }
 }
@@ -497,7 +505,7 @@ mod tests {
             Duration::from_secs(60),
             Duration::from_secs(300),
         );
-        SqlitePool::new(&path, configure, Some(c), opts, b)
+        SqlitePool::new(&path, Arc::new(configure), Some(c), opts, b)
     }
 
     #[test]
