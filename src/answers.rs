@@ -136,7 +136,18 @@ pub fn status_for(seconds_until_start: Option<i64>) -> NextStatus {
 
 /// The /api/whats-next answer.
 pub fn whats_next(snap: &Snapshot, now: DateTime<Utc>, tz: Tz) -> WhatsNext {
-    let Some((o, start)) = next_occurrence(snap, now, tz) else {
+    whats_next_from(next_occurrence(snap, now, tz), now, tz)
+}
+
+/// The /api/whats-next answer for a chosen meeting (what [`next_occurrence`] returned for
+/// this `now`, possibly remembered by the response cache): only the seconds and the status
+/// depend on the exact second.
+pub fn whats_next_from(
+    choice: Option<(&Occurrence, DateTime<Utc>)>,
+    now: DateTime<Utc>,
+    tz: Tz,
+) -> WhatsNext {
+    let Some((o, start)) = choice else {
         return WhatsNext {
             meeting: None,
             status: status_for(None),
@@ -268,18 +279,36 @@ fn day_start(date: NaiveDate, tz: Tz) -> DateTime<Utc> {
 /// When the day's meetings end, in zone `tz`: the day's timed busy/tentative, non-skipped
 /// occurrences that start today (all-day events do not keep anyone at work).
 pub fn done_for_day(snap: &Snapshot, now: DateTime<Utc>, tz: Tz) -> DoneForDay {
+    done_for_day_from(last_meeting_today(snap, now, tz), now, tz)
+}
+
+/// Start and end of the meeting that ends last today (in `tz`), among the day's timed
+/// busy/tentative, non-skipped occurrences that start today.
+pub fn last_meeting_today(
+    snap: &Snapshot,
+    now: DateTime<Utc>,
+    tz: Tz,
+) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
     let today = now.with_timezone(&tz).date_naive();
     let (lo, hi) = (
         day_start(today, tz),
         day_start(today + Duration::days(1), tz),
     );
-    let last = snap
-        .occurrences
+    snap.occurrences
         .iter()
         .filter(|o| o.status.is_meeting() && !o.all_day() && !snap.is_skipped(&o.id, now))
         .map(|o| (o.start_utc(tz), o.end_utc(tz)))
         .filter(|(s, _)| *s >= lo && *s < hi)
-        .max_by_key(|(s, e)| (*e, *s));
+        .max_by_key(|(s, e)| (*e, *s))
+}
+
+/// The /api/done-for-day answer for the day's last meeting (what [`last_meeting_today`]
+/// returned for this `now`, possibly remembered by the response cache).
+pub fn done_for_day_from(
+    last: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    now: DateTime<Utc>,
+    tz: Tz,
+) -> DoneForDay {
     let local = |t: DateTime<Utc>| {
         tz.from_utc_datetime(&t.naive_utc())
             .to_rfc3339_opts(SecondsFormat::Secs, true)

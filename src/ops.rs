@@ -10,8 +10,8 @@
 //! Outside systemd (no `NOTIFY_SOCKET`) every notification is a no-op, so the same binary runs
 //! in a terminal, in tests and under systemd.
 
-use std::future::Future;
 use crate::app::App;
+use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;

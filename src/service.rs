@@ -91,7 +91,7 @@ pub async fn run(
     // Port bound (by the caller) and stored data loaded: tell systemd, start the watchdog.
     crate::ops::ready(&app.pipeline.status_line());
     let watchdog = crate::ops::spawn_watchdog(app.clone());
-    let served = serve(listener, app.clone(), shutdown).await;
+    let served = crate::server::serve(listener, app.clone(), shutdown).await;
     crate::ops::stopping();
     tasks.stop();
     leaks.abort();
@@ -104,17 +104,6 @@ pub async fn run(
     }
     tracing::info!("stopped");
     served
-}
-
-/// The HTTP side. Temporary until the server lands: hold the port until shutdown.
-async fn serve(
-    listener: TcpListener,
-    app: Arc<App>,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
-    let _ = (listener, app);
-    shutdown.await;
-    Ok(())
 }
 
 /// Completes on SIGTERM or SIGINT.

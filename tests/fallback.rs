@@ -35,9 +35,15 @@ fn fixture() -> PathBuf {
 
 fn env(extra: &[(&'static str, &str)]) -> Vec<(&'static str, String)> {
     let mut v = vec![
-        ("CALENDARBOT_ICS_URL", format!("file://{}", fixture().display())),
+        (
+            "CALENDARBOT_ICS_URL",
+            format!("file://{}", fixture().display()),
+        ),
         ("CALENDARBOT_TEST_TIME", NOW.to_string()),
-        ("CALENDARBOT_OPTIMIZATION__DEADLINE_MS", DEADLINE_MS.to_string()),
+        (
+            "CALENDARBOT_OPTIMIZATION__DEADLINE_MS",
+            DEADLINE_MS.to_string(),
+        ),
         ("CALENDARBOT_OPTIMIZATION__FALLBACK_THRESHOLD", "3".into()),
         ("CALENDARBOT_OPTIMIZATION__RECOVERY_SECS", "600".into()),
     ];
@@ -83,6 +89,10 @@ fn json(b: &Binary, path: &str) -> serde_json::Value {
     client().get(b.url(path)).send().unwrap().json().unwrap()
 }
 
+fn text(b: &Binary, path: &str) -> String {
+    client().get(b.url(path)).send().unwrap().text().unwrap()
+}
+
 /// The plain path's answers: the reference every other run must match byte for byte.
 fn reference() -> Vec<String> {
     let dir = tempfile::tempdir().unwrap();
@@ -102,7 +112,11 @@ fn reference() -> Vec<String> {
             body
         })
         .collect();
-    assert!(bodies[0].contains("\"meeting_id\":\"standup_20251105T160000\""), "{}", bodies[0]);
+    assert!(
+        bodies[0].contains("\"meeting_id\":\"standup_20251105T160000\""),
+        "{}",
+        bodies[0]
+    );
     assert_eq!(json(&b, "/api/status/optimization")["mode"], "fallback");
     b.stop();
     bodies
@@ -132,11 +146,18 @@ fn optimised_path_serves_and_matches_the_plain_path() {
     assert_eq!(st["pools"]["sqlite"]["writer"]["capacity"], 1);
     assert!(st["pools"]["http"].is_object(), "{st}");
     assert!(st["batcher"]["window_ms"].is_u64(), "{st}");
-    assert_eq!(json(&b, "/api/health")["server_status"]["mode"], "optimized");
-    let metrics = client().get(b.url("/metrics")).send().unwrap().text().unwrap();
-    assert!(metrics.contains("calendarbot_optimized_mode 1"), "{metrics}");
+    assert_eq!(
+        json(&b, "/api/health")["server_status"]["mode"],
+        "optimized"
+    );
+    let metrics = text(&b, "/metrics");
     assert!(
-        metrics.contains("calendarbot_requests_total{route=\"whats-next\",path=\"optimized/hit\"} 2"),
+        metrics.contains("calendarbot_optimized_mode 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics
+            .contains("calendarbot_requests_total{route=\"whats-next\",path=\"optimized/hit\"} 2"),
         "{metrics}"
     );
     b.stop();
@@ -164,7 +185,11 @@ fn every_fault_is_invisible_to_clients_and_reported() {
                 answered += 1;
             }
             let (status, v) = post(&b, "/api/browser-heartbeat", "");
-            assert_eq!((status, v["status"].as_str()), (200, Some("ok")), "{fault}: {v}");
+            assert_eq!(
+                (status, v["status"].as_str()),
+                (200, Some("ok")),
+                "{fault}: {v}"
+            );
             answered += 1;
         }
         if fault == "stall-pipeline" {
@@ -180,21 +205,30 @@ fn every_fault_is_invisible_to_clients_and_reported() {
         assert_eq!(status, 200, "{fault}: {v}");
         assert!(v["skipped_until"].is_string(), "{fault}: {v}");
         let (_, _, body) = get(&b, READS[0]);
-        assert!(body.contains("\"meeting_id\":\"review\""), "{fault}: {body}");
+        assert!(
+            body.contains("\"meeting_id\":\"review\""),
+            "{fault}: {body}"
+        );
         answered += 2;
         assert_eq!(answered, 5 * 4 + 2, "{fault}: 100 % answered");
 
         let st = json(&b, "/api/status/optimization");
         assert_eq!(st["mode"], "fallback", "{fault}: {st}");
         let reason = st["reason"].as_str().unwrap();
-        assert!(reason.contains(part), "{fault}: reason {reason:?} should name {part}");
-        assert_eq!(st["fallback"]["breakers"][part]["state"], "open", "{fault}: {st}");
+        assert!(
+            reason.contains(part),
+            "{fault}: reason {reason:?} should name {part}"
+        );
+        assert_eq!(
+            st["fallback"]["breakers"][part]["state"], "open",
+            "{fault}: {st}"
+        );
         assert_eq!(
             json(&b, "/api/health")["server_status"]["mode"],
             "fallback",
             "{fault}"
         );
-        let metrics = client().get(b.url("/metrics")).send().unwrap().text().unwrap();
+        let metrics = text(&b, "/metrics");
         assert!(metrics.contains("calendarbot_optimized_mode 0"), "{fault}");
         assert!(
             metrics.contains(&format!("calendarbot_breaker_open{{part=\"{part}\"}} 1")),
@@ -205,7 +239,10 @@ fn every_fault_is_invisible_to_clients_and_reported() {
         // Durable: after a restart without the fault the skip is still in force.
         let mut again = Binary::start(dir.path(), &env(&[]));
         let (_, _, body) = get(&again, READS[0]);
-        assert!(body.contains("\"meeting_id\":\"review\""), "{fault} after restart: {body}");
+        assert!(
+            body.contains("\"meeting_id\":\"review\""),
+            "{fault} after restart: {body}"
+        );
         again.stop();
     }
 }

@@ -85,7 +85,10 @@ fn fixture() -> PathBuf {
 
 fn env(n: &Notify, extra: &[(&'static str, &str)]) -> Vec<(&'static str, String)> {
     let mut v = vec![
-        ("CALENDARBOT_ICS_URL", format!("file://{}", fixture().display())),
+        (
+            "CALENDARBOT_ICS_URL",
+            format!("file://{}", fixture().display()),
+        ),
         ("CALENDARBOT_TEST_TIME", NOW.to_string()),
         ("NOTIFY_SOCKET", n.path.display().to_string()),
         ("WATCHDOG_USEC", "2000000".to_string()),
@@ -96,8 +99,16 @@ fn env(n: &Notify, extra: &[(&'static str, &str)]) -> Vec<(&'static str, String)
 }
 
 fn mode(b: &Binary) -> String {
-    let v: serde_json::Value = client().get(b.url("/api/health")).send().unwrap().json().unwrap();
-    v["server_status"]["mode"].as_str().unwrap_or_default().to_string()
+    let v: serde_json::Value = client()
+        .get(b.url("/api/health"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    v["server_status"]["mode"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
 }
 
 #[test]
@@ -108,7 +119,10 @@ fn ready_then_watchdog_at_half_the_period_then_stopping() {
     let (ready_at, ready) = n.wait_for(Duration::from_secs(5), |m| m.contains("READY=1"));
     assert!(ready.contains("STATUS=mode=optimized"), "{ready}");
     assert!(ready.contains("MAINPID="), "{ready}");
-    assert!(n.watchdogs_after(ready_at) >= 1, "first ping right after READY");
+    assert!(
+        n.watchdogs_after(ready_at) >= 1,
+        "first ping right after READY"
+    );
     let t0 = Instant::now();
     std::thread::sleep(Duration::from_millis(5_200));
     // A 1 s period over 5.2 s: 5 pings; allow one either way for scheduling on a loaded box.
@@ -130,7 +144,10 @@ fn stalled_optimised_path_switches_to_fallback_and_keeps_feeding_the_watchdog() 
     let (switched_at, status) = n.wait_for(Duration::from_secs(6), |m| {
         m.contains("STATUS=mode=fallback") && m.contains("watchdog self-check")
     });
-    assert!(status.contains("WATCHDOG=1"), "the switch is announced with a ping: {status}");
+    assert!(
+        status.contains("WATCHDOG=1"),
+        "the switch is announced with a ping: {status}"
+    );
     assert!(status.contains("did not answer within 100 ms"), "{status}");
     // Still serving (on the plain path), and saying so.
     let r = client().get(b.url("/api/whats-next")).send().unwrap();
@@ -143,13 +160,20 @@ fn stalled_optimised_path_switches_to_fallback_and_keeps_feeding_the_watchdog() 
         .json()
         .unwrap();
     assert!(
-        st["reason"].as_str().unwrap().contains("watchdog self-check"),
+        st["reason"]
+            .as_str()
+            .unwrap()
+            .contains("watchdog self-check"),
         "{st}"
     );
     std::thread::sleep(Duration::from_millis(3_200));
     let pings = n.watchdogs_after(switched_at);
     assert!(pings >= 2, "watchdog starved after the switch: {pings}");
-    assert!(b.log().contains("switching the service to the plain path"), "{}", b.log());
+    assert!(
+        b.log().contains("switching the service to the plain path"),
+        "{}",
+        b.log()
+    );
     b.stop();
 }
 
@@ -161,7 +185,10 @@ fn unclean_exit_starts_in_fallback_until_recovery() {
         let n = Notify::bind();
         let mut b = Binary::start(dir.path(), &env(&n, &recovery));
         let (_, ready) = n.wait_for(Duration::from_secs(5), |m| m.contains("READY=1"));
-        assert!(ready.contains("STATUS=mode=optimized"), "first start: {ready}");
+        assert!(
+            ready.contains("STATUS=mode=optimized"),
+            "first start: {ready}"
+        );
         b.kill(); // SIGKILL: no clean-shutdown marker
     }
     let n = Notify::bind();
@@ -173,16 +200,27 @@ fn unclean_exit_starts_in_fallback_until_recovery() {
     );
     assert_eq!(mode(&b), "fallback");
     // Back to optimized after recovery_secs (3 s), announced by the next watchdog ping.
-    let (back_at, _) = n.wait_for(Duration::from_secs(8), |m| m.contains("STATUS=mode=optimized"));
-    assert!(back_at.duration_since(ready_at) >= Duration::from_secs(2), "too early");
+    let (back_at, _) = n.wait_for(Duration::from_secs(8), |m| {
+        m.contains("STATUS=mode=optimized")
+    });
+    assert!(
+        back_at.duration_since(ready_at) >= Duration::from_secs(2),
+        "too early"
+    );
     assert_eq!(mode(&b), "optimized");
-    assert!(n.watchdogs_after(ready_at) >= 3, "watchdog fed during the fallback");
+    assert!(
+        n.watchdogs_after(ready_at) >= 3,
+        "watchdog fed during the fallback"
+    );
     b.stop();
 
     // After a clean stop the next start is optimized at once.
     let n = Notify::bind();
     let mut b = Binary::start(dir.path(), &env(&n, &recovery));
     let (_, ready) = n.wait_for(Duration::from_secs(5), |m| m.contains("READY=1"));
-    assert!(ready.contains("STATUS=mode=optimized"), "after clean stop: {ready}");
+    assert!(
+        ready.contains("STATUS=mode=optimized"),
+        "after clean stop: {ready}"
+    );
     b.stop();
 }

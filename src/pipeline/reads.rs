@@ -51,7 +51,9 @@ pub fn whats_next_key(snap: &Snapshot, now: DateTime<Utc>, tz: Tz) -> CacheKey {
 
 fn choose_next(snap: &Snapshot, now: DateTime<Utc>, tz: Tz) -> (NextChoice, u32) {
     let choice = answers::next_occurrence(snap, now, tz).map(|(o, s)| (o.clone(), s));
-    let bytes = choice.as_ref().map_or(16, |(o, _)| occurrence_bytes(o) + 16);
+    let bytes = choice
+        .as_ref()
+        .map_or(16, |(o, _)| occurrence_bytes(o) + 16);
     (choice, bytes)
 }
 
