@@ -23,6 +23,7 @@
 //! - [`fault`]: test-only injected faults (cargo feature `fault-injection`).
 //! - [`ops`]: systemd notification (READY, WATCHDOG gated by a probe, STATUS) and logging.
 //! - [`service`]: assembly: build every part from a config and run until shutdown.
+//! - [`voice`]: the Alexa routes and day-level answers (done for the day, summaries).
 
 pub mod answers;
 pub mod app;
@@ -40,3 +41,4 @@ pub mod server;
 pub mod service;
 pub mod snapshot;
 pub mod store;
+pub mod voice;

@@ -9,8 +9,8 @@
 //! - whats-next: the chosen meeting depends on the snapshot version and on which occurrences
 //!   have started and which skips have ended ([`super::next_epoch`]); `seconds_until_start`
 //!   and the status line depend on the second and are rendered per request.
-//! - done-for-day: the day's last meeting depends on the version, the zone, the local date and
-//!   which skips have ended; `now_iso` and the note's tense are rendered per request.
+//! - done-for-day: counts the meetings still to come and says whether the last one ended, so
+//!   its body depends on the second; it is cached per (version, zone, second).
 //! - events: the whole body depends only on the version and the resolved window, so the
 //!   serialised bytes themselves are cached.
 
@@ -82,25 +82,40 @@ pub async fn self_check(
     p.self_check(key, || choose_next(snap, now, tz)).await
 }
 
-/// GET /api/done-for-day through the pipeline.
-pub async fn done_for_day(
+/// GET /api/done-for-day through the pipeline: the JSON body. The answer counts meetings
+/// still to come and says whether the last one has ended, so it depends on the exact second;
+/// occurrence times are whole seconds, so every instant within one second gives the same
+/// answer, and the key holds that second (plus version and zone).
+pub async fn done_for_day_body(
     p: &Pipeline,
     snap: &Snapshot,
     now: DateTime<Utc>,
     tz: Tz,
-) -> (answers::DoneForDay, Path) {
-    let today = now.with_timezone(&tz).date_naive();
-    let skips_ended = snap.skips.values().filter(|u| **u <= now).count() as u64;
+    default_tz: Tz,
+) -> (Bytes, Path) {
     let key = CacheKey {
         route: "done-for-day",
-        params: format!("{}|{today}", tz.name()).into(),
+        params: format!("{}|{}", tz.name(), default_tz.name()).into(),
         version: snap.version,
-        epoch: skips_ended,
+        epoch: now.timestamp() as u64,
     };
-    let (last, path) = p
-        .read(key, || (answers::last_meeting_today(snap, now, tz), 48))
+    let (body, path) = p
+        .read(key, || {
+            let ctx = crate::voice::Ctx {
+                snap,
+                now,
+                default_tz,
+            };
+            json_body(&crate::voice::done_for_day(&ctx, tz))
+        })
         .await;
-    (answers::done_for_day_from(*last, now, tz), path)
+    (Bytes::clone(&body), path)
+}
+
+fn json_body<T: serde::Serialize>(v: &T) -> (Bytes, u32) {
+    let body = Bytes::from(serde_json::to_vec(v).unwrap_or_default());
+    let n = body.len() as u32;
+    (body, n)
 }
 
 /// GET /api/events through the pipeline: the JSON body for `[from, to)`.
@@ -118,12 +133,7 @@ pub async fn events_body(
         epoch: 0,
     };
     let (body, path) = p
-        .read(key, || {
-            let a = answers::events_in(snap, from, to, tz);
-            let body = Bytes::from(serde_json::to_vec(&a).unwrap_or_default());
-            let n = body.len() as u32;
-            (body, n)
-        })
+        .read(key, || json_body(&answers::events_in(snap, from, to, tz)))
         .await;
     (Bytes::clone(&body), path)
 }

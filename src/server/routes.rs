@@ -9,6 +9,7 @@ use super::page;
 use crate::answers;
 use crate::app::App;
 use crate::pipeline::{PATH_HEADER, Path, reads};
+use crate::voice;
 use bytes::Bytes;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use http_body_util::Full;
@@ -88,6 +89,9 @@ fn path_allows(path: &str) -> Option<Allowed> {
 /// Answer one request whose body has been read.
 pub async fn route(app: &Arc<App>, req: Request<Bytes>) -> Resp {
     let path = req.uri().path();
+    if let Some(route) = voice::Route::from_path(path) {
+        return voice_route(app, route, &req);
+    }
     let get = req.method() == Method::GET || req.method() == Method::HEAD;
     match (path, get, req.method()) {
         ("/" | "/index.html", true, _) => page::index(),
@@ -179,8 +183,44 @@ pub async fn done_for_day(app: &App, req: &Request<Bytes>) -> Resp {
             }
         },
     };
-    let (a, path) = reads::done_for_day(&app.pipeline, &app.snapshot(), app.clock.now(), tz).await;
-    with_path(json(StatusCode::OK, &a), &path)
+    let (body, path) = reads::done_for_day_body(
+        &app.pipeline,
+        &app.snapshot(),
+        app.clock.now(),
+        tz,
+        app.default_tz,
+    )
+    .await;
+    with_path(with_type(StatusCode::OK, "application/json", body), &path)
+}
+
+/// The voice routes (/api/alexa/*, POST /api/morning-summary): all answered by
+/// [`voice::handle`] (token, method, parameters, answer).
+pub fn voice_route(app: &App, route: voice::Route, req: &Request<Bytes>) -> Resp {
+    let snap = app.snapshot();
+    let ctx = voice::Ctx {
+        snap: &snap,
+        now: app.clock.now(),
+        default_tz: app.default_tz,
+    };
+    let vreq = voice::Request {
+        route,
+        method: req.method().as_str(),
+        query: req.uri().query().unwrap_or(""),
+        authorization: req
+            .headers()
+            .get(hyper::header::AUTHORIZATION)
+            .map(|v| v.as_bytes()),
+    };
+    let reply = voice::handle(&vreq, app.config.alexa_bearer_token.as_deref(), &ctx);
+    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut r = json(status, &reply.body);
+    for (name, value) in reply.headers {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            r.headers_mut().insert(name, v);
+        }
+    }
+    r
 }
 
 /// GET /api/events?from=&to=
