@@ -154,7 +154,8 @@ pub fn metrics(app: &App) -> Resp {
 /// GET /api/health and /health: 200 when ok, 503 when degraded.
 pub fn health(app: &App) -> Resp {
     let facts = answers::ProcessFacts {
-        now: app.clock.now(),
+        now: app.status_now(),
+        server_time: app.clock.now(),
         started_at: app.started_at,
         pid: std::process::id(),
         mode: app.pipeline.mode_report().mode,
