@@ -101,20 +101,10 @@ pub async fn shutdown_signal() {
     }
 }
 
-/// Logging to stderr with the configured filter.
-fn init_tracing(level: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(level)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
-}
-
 /// `calendarbot serve` (the default): load the configuration, log, bind, run until a signal.
 pub fn serve_command(config_path: Option<&Path>) -> anyhow::Result<()> {
     let loaded = config::load(config_path)?;
-    init_tracing(&loaded.config.log_level);
+    crate::ops::init_logging(&loaded.config.log_level);
     for w in &loaded.warnings {
         tracing::warn!("{w}");
     }
