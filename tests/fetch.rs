@@ -222,3 +222,47 @@ async fn restamped_export_hashes_the_same() {
     assert_ne!(a.bytes, b.bytes);
     assert_eq!(a.hash, b.hash);
 }
+
+#[tokio::test]
+async fn large_streamed_body_is_spooled_and_cleaned_up() {
+    let len = calendarbot::fetch::SPOOL_THRESHOLD + 2 * 1024 * 1024;
+    let feed = FeedServer::start(Mode::Huge { len, chunked: true });
+    let spool = tempfile::tempdir().unwrap();
+    let f = Fetcher::new(FetchConfig {
+        max_body_bytes: 16 * 1024 * 1024,
+        ..cfg()
+    })
+    .unwrap()
+    .with_spool_dir(spool.path());
+    let src = source(feed.url());
+    let FetchOutcome::Body(b) = f.fetch(&src, None).await.unwrap() else {
+        panic!()
+    };
+    assert_eq!(b.bytes.len(), len);
+    // The server repeats one 64 KiB block; the spooled body must come back byte for byte.
+    let block = &b.bytes[..64 * 1024];
+    assert!(block.starts_with(b"X-FILLER:aaaa"));
+    assert!(b.bytes.chunks(64 * 1024).all(|c| block.starts_with(c)));
+    assert_eq!(
+        std::fs::read_dir(spool.path()).unwrap().count(),
+        0,
+        "spool removed"
+    );
+    // Over the cap while spooling: refused, spool removed too.
+    feed.set(Mode::Huge {
+        len: 20 * 1024 * 1024,
+        chunked: true,
+    });
+    let err = f.fetch(&src, None).await.unwrap_err();
+    assert_eq!(
+        err,
+        FetchError::TooLarge {
+            limit: 16 * 1024 * 1024
+        }
+    );
+    assert_eq!(
+        std::fs::read_dir(spool.path()).unwrap().count(),
+        0,
+        "spool removed"
+    );
+}
