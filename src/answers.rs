@@ -7,7 +7,7 @@
 
 use crate::ics::{Occurrence, When};
 use crate::snapshot::{Snapshot, StatusInner};
-use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, TimeZone, Utc};
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 
@@ -239,72 +239,8 @@ pub fn events_in(snap: &Snapshot, from: DateTime<Utc>, to: DateTime<Utc>, tz: Tz
 }
 
 // ---------------------------------------------------------------------------------------------
-// /api/done-for-day
-
-/// The /api/done-for-day answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct DoneForDay {
-    /// Now, RFC 3339 UTC.
-    pub now_iso: String,
-    /// The zone "today" was taken in.
-    pub tz: String,
-    /// Whether any timed busy/tentative meeting starts today.
-    pub has_meetings_today: bool,
-    /// Start of the meeting that ends last today, RFC 3339 UTC.
-    pub last_meeting_start_iso: Option<String>,
-    /// End of that meeting, RFC 3339 UTC.
-    pub last_meeting_end_iso: Option<String>,
-    /// End of that meeting, RFC 3339 with the zone's offset.
-    pub last_meeting_end_local_iso: Option<String>,
-    /// One human sentence.
-    pub note: String,
-}
-
-/// Local midnight of `date` in `tz` as an instant.
-fn day_start(date: NaiveDate, tz: Tz) -> DateTime<Utc> {
-    crate::ics::when_utc(When::AllDay(date), tz)
-}
-
-/// When the day's meetings end, in zone `tz`: the day's timed busy/tentative, non-skipped
-/// occurrences that start today (all-day events do not keep anyone at work).
-pub fn done_for_day(snap: &Snapshot, now: DateTime<Utc>, tz: Tz) -> DoneForDay {
-    let today = now.with_timezone(&tz).date_naive();
-    let (lo, hi) = (
-        day_start(today, tz),
-        day_start(today + Duration::days(1), tz),
-    );
-    let last = snap
-        .occurrences
-        .iter()
-        .filter(|o| o.status.is_meeting() && !o.all_day() && !snap.is_skipped(&o.id, now))
-        .map(|o| (o.start_utc(tz), o.end_utc(tz)))
-        .filter(|(s, _)| *s >= lo && *s < hi)
-        .max_by_key(|(s, e)| (*e, *s));
-    let local = |t: DateTime<Utc>| {
-        tz.from_utc_datetime(&t.naive_utc())
-            .to_rfc3339_opts(SecondsFormat::Secs, true)
-    };
-    let note = match last {
-        None => "No meetings today.".to_string(),
-        Some((_, end)) => {
-            let hm = end.with_timezone(&tz).format("%H:%M");
-            if end <= now {
-                format!("Done for the day: the last meeting ended at {hm}.")
-            } else {
-                format!("The last meeting ends at {hm}.")
-            }
-        }
-    };
-    DoneForDay {
-        now_iso: iso_utc(now),
-        tz: tz.name().to_string(),
-        has_meetings_today: last.is_some(),
-        last_meeting_start_iso: last.map(|(s, _)| iso_utc(s)),
-        last_meeting_end_iso: last.map(|(_, e)| iso_utc(e)),
-        last_meeting_end_local_iso: last.map(|(_, e)| local(e)),
-        note,
-    }
-}
+// /api/done-for-day is answered by [`crate::voice::done_for_day`]: one implementation of the
+// local-day rules for the JSON route and the voice routes alike.
 
 // ---------------------------------------------------------------------------------------------
 // /api/health

@@ -19,6 +19,7 @@
 //! - [`demo`]: the built-in demo calendar served when no feed is configured.
 //! - [`ops`]: systemd notification (READY, WATCHDOG gated by a probe, STATUS) and logging.
 //! - [`service`]: assembly: build every part from a config and run until shutdown.
+//! - [`voice`]: the Alexa routes and day-level answers (done for the day, summaries).
 
 pub mod answers;
 pub mod app;
@@ -33,3 +34,4 @@ pub mod server;
 pub mod service;
 pub mod snapshot;
 pub mod store;
+pub mod voice;

@@ -3,6 +3,7 @@
 use super::*;
 use crate::ics::Status;
 use crate::snapshot::{SourceHealth, TaskBeat};
+use chrono::NaiveDate;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -373,78 +374,6 @@ fn events_window_overlap_and_formats() {
     let v = serde_json::to_value(&a.events[2]).unwrap();
     assert_eq!(v["start"], "2025-11-05T10:00:00Z");
     assert_eq!(v["status"], "free");
-}
-
-#[test]
-fn done_for_day_in_zone() {
-    let tz: Tz = "America/New_York".parse().unwrap();
-    // Local day of 2025-11-05 in New York: 05:00Z .. next 05:00Z.
-    let mut cancelled = occ("c", "C", "2025-11-05T23:00:00Z", "2025-11-06T01:00:00Z");
-    cancelled.status = Status::Cancelled;
-    let s = snap(vec![
-        occ(
-            "yesterday",
-            "Y",
-            "2025-11-05T03:00:00Z",
-            "2025-11-05T04:00:00Z",
-        ),
-        occ("am", "AM", "2025-11-05T14:00:00Z", "2025-11-05T15:00:00Z"),
-        occ("pm", "PM", "2025-11-05T20:00:00Z", "2025-11-05T21:30:00Z"),
-        occ(
-            "short-late",
-            "L",
-            "2025-11-05T20:30:00Z",
-            "2025-11-05T21:00:00Z",
-        ),
-        occ(
-            "skipped",
-            "S",
-            "2025-11-05T22:00:00Z",
-            "2025-11-05T23:00:00Z",
-        ),
-        all_day("day", "Day", "2025-11-05"),
-        cancelled,
-        occ(
-            "tomorrow",
-            "T",
-            "2025-11-06T06:00:00Z",
-            "2025-11-06T07:00:00Z",
-        ),
-    ]);
-    let s = with_skips(s, &[("skipped", "2025-11-06T15:00:00Z")]);
-    let d = done_for_day(&s, t(NOW), tz);
-    assert_eq!(d.tz, "America/New_York");
-    assert_eq!(d.now_iso, NOW);
-    assert!(d.has_meetings_today);
-    assert_eq!(
-        d.last_meeting_start_iso.as_deref(),
-        Some("2025-11-05T20:00:00Z")
-    );
-    assert_eq!(
-        d.last_meeting_end_iso.as_deref(),
-        Some("2025-11-05T21:30:00Z")
-    );
-    assert_eq!(
-        d.last_meeting_end_local_iso.as_deref(),
-        Some("2025-11-05T16:30:00-05:00")
-    );
-    assert_eq!(d.note, "The last meeting ends at 16:30.");
-    let late = done_for_day(&s, t("2025-11-06T02:00:00Z"), tz);
-    assert_eq!(
-        late.note,
-        "Done for the day: the last meeting ended at 16:30."
-    );
-    // In UTC the same instant is already 2025-11-06: only "tomorrow" counts... and the
-    // 2025-11-06T01:00 end of the cancelled one does not.
-    let utc = done_for_day(&s, t("2025-11-06T02:00:00Z"), Tz::UTC);
-    assert_eq!(
-        utc.last_meeting_start_iso.as_deref(),
-        Some("2025-11-06T06:00:00Z")
-    );
-    let none = done_for_day(&snap(vec![]), t(NOW), tz);
-    assert!(!none.has_meetings_today);
-    assert_eq!(none.last_meeting_end_iso, None);
-    assert_eq!(none.note, "No meetings today.");
 }
 
 fn facts(now: &str) -> ProcessFacts {

@@ -8,6 +8,7 @@
 use super::page;
 use crate::answers;
 use crate::app::App;
+use crate::voice;
 use bytes::Bytes;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use http_body_util::Full;
@@ -79,6 +80,9 @@ fn path_allows(path: &str) -> Option<Allowed> {
 /// Answer one request whose body has been read.
 pub async fn route(app: &Arc<App>, req: Request<Bytes>) -> Resp {
     let path = req.uri().path();
+    if let Some(route) = voice::Route::from_path(path) {
+        return voice_route(app, route, &req);
+    }
     let get = req.method() == Method::GET || req.method() == Method::HEAD;
     match (path, get, req.method()) {
         ("/" | "/index.html", true, _) => page::index(),
@@ -144,8 +148,42 @@ pub fn done_for_day(app: &App, req: &Request<Bytes>) -> Resp {
             }
         },
     };
-    let a = answers::done_for_day(&app.snapshot(), app.clock.now(), tz);
-    json(StatusCode::OK, &a)
+    let snap = app.snapshot();
+    let ctx = voice::Ctx {
+        snap: &snap,
+        now: app.clock.now(),
+        default_tz: app.default_tz,
+    };
+    json(StatusCode::OK, &voice::done_for_day(&ctx, tz))
+}
+
+/// The voice routes (/api/alexa/*, POST /api/morning-summary): all answered by
+/// [`voice::handle`] (token, method, parameters, answer).
+pub fn voice_route(app: &App, route: voice::Route, req: &Request<Bytes>) -> Resp {
+    let snap = app.snapshot();
+    let ctx = voice::Ctx {
+        snap: &snap,
+        now: app.clock.now(),
+        default_tz: app.default_tz,
+    };
+    let vreq = voice::Request {
+        route,
+        method: req.method().as_str(),
+        query: req.uri().query().unwrap_or(""),
+        authorization: req
+            .headers()
+            .get(hyper::header::AUTHORIZATION)
+            .map(|v| v.as_bytes()),
+    };
+    let reply = voice::handle(&vreq, app.config.alexa_bearer_token.as_deref(), &ctx);
+    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut r = json(status, &reply.body);
+    for (name, value) in reply.headers {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            r.headers_mut().insert(name, v);
+        }
+    }
+    r
 }
 
 /// GET /api/events?from=&to=
