@@ -248,8 +248,10 @@ pub fn events_in(snap: &Snapshot, from: DateTime<Utc>, to: DateTime<Utc>, tz: Tz
 /// Facts about the process that are not in the snapshot or on the board.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProcessFacts {
-    /// Now.
+    /// "Now" for ages and staleness (`App::status_now`: advances even under a fixed clock).
     pub now: DateTime<Utc>,
+    /// "Now" as the calendar answers see it (`App::clock`), shown as `server_time_iso`.
+    pub server_time: DateTime<Utc>,
     /// When the process started.
     pub started_at: DateTime<Utc>,
     /// Process id.
@@ -360,7 +362,7 @@ pub fn health(snap: &Snapshot, board: &StatusInner, p: &ProcessFacts) -> Health 
     };
     Health {
         status: if degraded { "degraded" } else { "ok" },
-        server_time_iso: iso_utc(p.now),
+        server_time_iso: iso_utc(p.server_time),
         server_status: ServerStatus {
             uptime_s: age(p.started_at),
             pid: p.pid,

@@ -379,6 +379,7 @@ fn events_window_overlap_and_formats() {
 fn facts(now: &str) -> ProcessFacts {
     ProcessFacts {
         now: t(now),
+        server_time: t(now),
         started_at: t("2025-11-05T14:00:00Z"),
         pid: 42,
         mode: "optimized",

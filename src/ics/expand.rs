@@ -177,7 +177,7 @@ fn occurrence_at(
             let su = start.utc(zone);
             let eu = match end_override {
                 Some(t) => t.utc(z),
-                None => timed_end(ev, start.local(), su, z, default),
+                None => timed_end(ev, su, z, default),
             };
             let eu = eu.max(su);
             (When::Timed(utc_dt(su)), When::Timed(utc_dt(eu)))
@@ -209,34 +209,20 @@ fn all_day_len(ev: &Event) -> i64 {
     days.max(1)
 }
 
-/// End instant of a timed occurrence starting at wall-clock `local` (instant `su`) in `z`.
-fn timed_end(
-    ev: &Event,
-    local: NaiveDateTime,
-    su: NaiveDateTime,
-    z: &Zone,
-    default: &Zone,
-) -> NaiveDateTime {
+/// End instant of a timed occurrence starting at instant `su` in zone `z`.
+///
+/// RFC 5545 §3.8.5.3: with DTEND every instance lasts the master's *exact* duration (DTEND's
+/// instant minus DTSTART's); with DURATION the days are nominal (added on the wall clock) and
+/// the rest exact. No end: zero length.
+fn timed_end(ev: &Event, su: NaiveDateTime, z: &Zone, default: &Zone) -> NaiveDateTime {
     match (&ev.end, ev.duration) {
         (Some(end), _) => {
-            let same_clock = match (&ev.start, end) {
-                (Time::DateTime { zone: a, .. }, Time::DateTime { zone: b, .. }) => a == b,
-                (Time::DateTime { .. }, Time::Date(_)) => true,
-                _ => false,
-            };
-            if same_clock {
-                // Same zone: the span is wall-clock (09:00–10:00 stays 09:00–10:00 on a DST
-                // day), as DTEND is a local time.
-                let delta = end.local() - ev.start.local();
-                z.to_utc(local + delta)
-            } else {
-                let delta = end.utc(default) - ev.start.utc(default);
-                su + delta
-            }
+            let ctx = ev.start.zone_or(default);
+            su + (end.utc(ctx) - ev.start.utc(ctx))
         }
         (None, Some(Span { days, secs })) => {
             let base = if days != 0 {
-                z.to_utc(local + Duration::days(days))
+                z.to_utc(z.to_local(su) + Duration::days(days))
             } else {
                 su
             };
@@ -301,14 +287,36 @@ fn slot_id(uid: &str, o: &Occurrence) -> String {
     }
 }
 
-/// Rough length of an occurrence, for widening the generation window.
-fn span_estimate(ev: &Event) -> Duration {
-    let d = match (&ev.end, ev.duration) {
-        (Some(e), _) => (e.local() - ev.start.local()).abs(),
-        (None, Some(s)) => Duration::days(s.days.abs()) + Duration::seconds(s.secs.abs()),
-        (None, None) => Duration::days(1),
+/// Upper bound of an occurrence's length (RDATE periods included), for widening the window
+/// in which slots are generated: a slot starting before the window may still overlap it.
+fn span_estimate(ev: &Event, default: &Zone) -> Duration {
+    let ctx = ev.start.zone_or(default);
+    let hour = Duration::hours(1);
+    let base = match (&ev.end, ev.duration) {
+        // Exact durations need no slack; all-day spans are nominal days (25 h across DST).
+        (Some(e), _) if ev.start.is_date() => (e.local() - ev.start.local()).abs() + hour,
+        (Some(e), _) => (e.utc(ctx) - ev.start.utc(ctx)).abs(),
+        (None, Some(s)) => {
+            let slack = if s.days != 0 {
+                hour * 2
+            } else {
+                Duration::zero()
+            };
+            Duration::days(s.days.abs()) + Duration::seconds(s.secs.abs()) + slack
+        }
+        (None, None) if ev.start.is_date() => Duration::days(1) + hour,
+        (None, None) => Duration::zero(),
     };
-    d.max(Duration::days(1))
+    let periods = ev
+        .rdates
+        .iter()
+        .filter_map(|r| match r {
+            RDate::Period(s, e) => Some((e.utc(ctx) - s.utc(ctx)).abs() + hour * 25),
+            RDate::At(_) => None,
+        })
+        .max()
+        .unwrap_or_else(Duration::zero);
+    base.max(periods)
 }
 
 fn expand_series(
@@ -365,9 +373,8 @@ fn expand_series(
         .map(|(_, s, _)| s.abs())
         .max()
         .unwrap_or_else(Duration::zero);
-    let margin = span_estimate(m) + max_shift + Duration::days(2);
-    let lo = budget.opts.from.naive_utc() - margin;
-    let hi = budget.opts.to.naive_utc() + max_shift + Duration::days(2);
+    let lo = budget.opts.from.naive_utc() - span_estimate(m, default) - max_shift;
+    let hi = budget.opts.to.naive_utc() + max_shift;
 
     let slots = generate(m, &zone, all_day, lo, hi, budget);
     let replaced: HashSet<Key> = ovs.iter().map(|(k, _)| *k).collect();
@@ -452,8 +459,9 @@ fn generate(
     if in_range(dtstart) {
         add(&mut slots, dtstart, None);
     }
-    let local_lo = lo - Duration::days(2);
-    let local_hi = hi + Duration::days(2);
+    // Wall-clock bounds for seeking and stopping; a few hours of slack cover DST shifts.
+    let local_lo = zone.to_local(lo) - Duration::hours(3);
+    let local_hi = zone.to_local(hi) + Duration::hours(3);
     let mut bound_msgs: Vec<String> = Vec::new();
     for rule in &m.rrules {
         let mut it = RuleIter::new(rule, dtstart);

@@ -150,7 +150,7 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            max_occurrences_per_rule: 5_000,
+            max_occurrences_per_rule: 10_000,
             max_occurrences_per_feed: 100_000,
             max_events: 50_000,
             max_subject_chars: 200,

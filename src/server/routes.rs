@@ -118,8 +118,8 @@ pub fn whats_next(app: &App) -> Resp {
 /// GET /api/health and /health: 200 when ok, 503 when degraded.
 pub fn health(app: &App) -> Resp {
     let facts = answers::ProcessFacts {
-        // Health ages follow real time even under CALENDARBOT_TEST_TIME (see App::status_now).
         now: app.status_now(),
+        server_time: app.clock.now(),
         started_at: app.started_at,
         pid: std::process::id(),
         mode: "optimized",

@@ -574,7 +574,7 @@ pub fn next_meeting_answer(ctx: &Ctx<'_>, params: &Params) -> NextMeetingAnswer 
         Some(o) => {
             sp.say(format!("Your next meeting is {}.", next_phrase(o, ctx, tz)));
             if params.detail != Detail::Brief && !o.location.trim().is_empty() {
-                sp.say(format!("It's in {}.", o.location.trim()));
+                sp.say(format!("Location: {}.", o.location.trim()));
             }
             lines.push(said(o));
             lines.push(when_phrase_full(o, ctx, tz));
@@ -708,7 +708,8 @@ pub fn launch_summary_answer(ctx: &Ctx<'_>, params: &Params) -> LaunchSummaryAns
             None => sp.say("Your calendar is clear."),
         }
     } else {
-        if !view.all_day.is_empty() {
+        // With no timed meeting, the done sentence names the all-day events itself.
+        if !view.all_day.is_empty() && !view.timed.is_empty() {
             sp.say(format!("Today you have {}, all day.", view.all_day_names()));
         }
         if let Some(c) = current {
@@ -749,7 +750,13 @@ pub fn launch_summary_answer(ctx: &Ctx<'_>, params: &Params) -> LaunchSummaryAns
                     )),
                     _ => {}
                 }
-                say_done(&mut sp, ctx, &view, tz);
+                match view.last {
+                    Some((last, _, end)) if later.is_empty() && last.id == o.id => sp.say(format!(
+                        "That's your last meeting today, so you'll be done at {}.",
+                        spoken_time(end, tz)
+                    )),
+                    _ => say_done(&mut sp, ctx, &view, tz),
+                }
             }
             None if current.is_some() => {
                 sp.say("After that, you're done for the day.");
@@ -1030,7 +1037,7 @@ pub fn morning_summary_answer(ctx: &Ctx<'_>, params: &Params) -> MorningSummaryA
                     let place = if o.location.trim().is_empty() {
                         String::new()
                     } else {
-                        format!(", in {}", o.location.trim())
+                        format!(" ({})", o.location.trim())
                     };
                     sp.say(format!(
                         "At {}, {}, for {}{place}.",

@@ -369,8 +369,8 @@ fn launch_summary_in_progress_and_after_hours() {
     assert_eq!(
         a.spoken.speech_text,
         "You're currently in Current Meeting, until 11:00 am. Your next meeting is Afternoon \
-         Meeting, today at 1:00 pm, in 2 hours and 45 minutes. You'll be done for the day at \
-         2:00 pm, after Afternoon Meeting."
+         Meeting, today at 1:00 pm, in 2 hours and 45 minutes. That's your last meeting today, \
+         so you'll be done at 2:00 pm."
     );
     // 18:00 PST: done; tomorrow's meeting is named.
     let a = launch_summary_answer(&ctx(&s, "2025-11-06T02:00:00Z"), &p);
@@ -803,4 +803,23 @@ fn done_for_day_json_route_rules() {
     assert!(!none.has_meetings_today);
     assert_eq!(none.last_meeting_end_iso, None);
     assert_eq!(none.note, "No meetings today.");
+}
+
+#[test]
+fn launch_summary_names_an_all_day_event_once() {
+    let s = snap(vec![all_day(
+        "h",
+        "Company Holiday",
+        "2025-11-05",
+        "2025-11-06",
+    )]);
+    let p = params("tz=America/Los_Angeles", Route::LaunchSummary);
+    let a = launch_summary_answer(&ctx(&s, "2025-11-05T16:00:00Z"), &p);
+    assert!(a.has_meetings_today);
+    assert_eq!(a.spoken.speech_text.matches("Company Holiday").count(), 1);
+    assert_eq!(
+        a.spoken.speech_text,
+        "Today you have Company Holiday, all day, until 4:00 pm. There are no other meetings, \
+         so you'll be done at 4:00 pm."
+    );
 }
