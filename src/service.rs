@@ -27,6 +27,7 @@ pub fn build_app(config: Arc<Config>, feeds: &[Feed]) -> anyhow::Result<Arc<App>
     let data_dir = config.effective_data_dir();
     let store = Store::open_with(&data_dir, &StoreOptions::from_config(&config))
         .with_context(|| format!("cannot open the store in {}", data_dir.display()))?;
+    remove_stale_spool_files(&data_dir);
     let wanted: Vec<&str> = feeds.iter().map(Feed::name).collect();
     for name in store.source_names()? {
         if !wanted.contains(&name.as_str()) {
@@ -47,6 +48,20 @@ pub fn build_app(config: Arc<Config>, feeds: &[Feed]) -> anyhow::Result<Arc<App>
         tracing::error!(error = %e, "cannot load stored source states");
     }
     Ok(app)
+}
+
+/// Spool files of large bodies left behind by a process that was killed mid-fetch.
+fn remove_stale_spool_files(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with(".fetch-") && name.ends_with(".part") {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
 }
 
 /// Run the service on `listener` until `shutdown` completes: store, hub, refresh tasks, server.
@@ -83,7 +98,8 @@ pub async fn run(
         Some(clients.pool().clone()),
         std::time::Duration::from_secs(5),
     );
-    let fetcher = Fetcher::with_clients(config.fetch.clone(), clients);
+    let fetcher = Fetcher::with_clients(config.fetch.clone(), clients)
+        .with_spool_dir(&config.effective_data_dir());
     let mut tasks = refresh::spawn(app.clone(), fetcher, feeds);
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "listening");
