@@ -21,6 +21,10 @@ use tokio::io::AsyncReadExt;
 pub const USER_AGENT: &str = concat!("calendarbot/", env!("CARGO_PKG_VERSION"));
 /// Longest wait between two retries.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// A streamed body is held in memory up to this size; past it, it goes to a spool file until
+/// it is complete (or passes the cap), so a body that turns out too large never costs more
+/// memory than this.
+pub const SPOOL_THRESHOLD: usize = 4 * 1024 * 1024;
 
 /// Why a fetch failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -168,6 +172,7 @@ fn build_client(cfg: &FetchConfig) -> Result<reqwest::Client, FetchError> {
 pub struct Fetcher {
     clients: ClientProvider,
     cfg: FetchConfig,
+    spool_dir: std::path::PathBuf,
 }
 
 impl Fetcher {
@@ -176,7 +181,14 @@ impl Fetcher {
         Ok(Fetcher {
             clients: ClientProvider::new(&cfg)?,
             cfg,
+            spool_dir: std::env::temp_dir(),
         })
+    }
+
+    /// Spool large streamed bodies into `dir` (the data directory) instead of the temp dir.
+    pub fn with_spool_dir(mut self, dir: &std::path::Path) -> Fetcher {
+        self.spool_dir = dir.to_path_buf();
+        self
     }
 
     /// The settings in force.
@@ -274,15 +286,16 @@ impl Fetcher {
         };
         let etag = text_header(header::ETAG);
         let last_modified = text_header(header::LAST_MODIFIED);
-        let capacity = resp.content_length().unwrap_or(64 * 1024).min(cap);
-        let mut bytes = Vec::with_capacity(usize::try_from(capacity).unwrap_or(0));
+        let declared = resp.content_length();
+        let mut body = Body::new(declared, &self.spool_dir);
         while let Some(chunk) = resp.chunk().await.map_err(FetchError::from_reqwest)? {
-            if bytes.len() as u64 + chunk.len() as u64 > cap {
+            if body.len() + chunk.len() as u64 > cap {
                 // Dropping `resp` closes the connection; nothing past the cap is read.
                 return Err(FetchError::TooLarge { limit: cap });
             }
-            bytes.extend_from_slice(&chunk);
+            body.push(&chunk).await?;
         }
+        let bytes = body.into_bytes().await?;
         let hash = content_hash(&bytes);
         Ok(FetchOutcome::Body(Fetched {
             bytes,
@@ -290,6 +303,86 @@ impl Fetcher {
             last_modified,
             hash,
         }))
+    }
+}
+
+/// A body being received: in memory up to [`SPOOL_THRESHOLD`] (or its declared length, which
+/// is known to be under the cap), then in a spool file that is removed when dropped.
+struct Body {
+    mem: Vec<u8>,
+    spool: Option<Spool>,
+    len: u64,
+    dir: std::path::PathBuf,
+}
+
+struct Spool {
+    path: std::path::PathBuf,
+    file: tokio::fs::File,
+}
+
+impl Drop for Spool {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+impl Body {
+    fn new(declared: Option<u64>, dir: &std::path::Path) -> Body {
+        // A declared length was already checked against the cap: hold it in memory at once.
+        let capacity = declared.map_or(64 * 1024, |n| usize::try_from(n).unwrap_or(0));
+        Body {
+            mem: Vec::with_capacity(capacity),
+            spool: None,
+            len: 0,
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    fn len(&self) -> u64 {
+        self.len
+    }
+
+    async fn push(&mut self, chunk: &[u8]) -> Result<(), FetchError> {
+        use tokio::io::AsyncWriteExt;
+        self.len += chunk.len() as u64;
+        let in_memory_room = self.mem.capacity().max(SPOOL_THRESHOLD);
+        if self.spool.is_none() && self.mem.len() + chunk.len() <= in_memory_room {
+            self.mem.extend_from_slice(chunk);
+            return Ok(());
+        }
+        let spool_err = |e: std::io::Error| FetchError::File {
+            path: "spool file".into(),
+            reason: e.to_string(),
+        };
+        if self.spool.is_none() {
+            static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+            let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let path = self
+                .dir
+                .join(format!(".fetch-{}-{n}.part", std::process::id()));
+            let file = tokio::fs::File::create(&path).await.map_err(spool_err)?;
+            let mut spool = Spool { path, file };
+            spool.file.write_all(&self.mem).await.map_err(spool_err)?;
+            self.mem = Vec::new();
+            self.spool = Some(spool);
+        }
+        if let Some(spool) = &mut self.spool {
+            spool.file.write_all(chunk).await.map_err(spool_err)?;
+        }
+        Ok(())
+    }
+
+    async fn into_bytes(mut self) -> Result<Vec<u8>, FetchError> {
+        use tokio::io::AsyncWriteExt;
+        let Some(mut spool) = self.spool.take() else {
+            return Ok(self.mem);
+        };
+        let spool_err = |e: std::io::Error| FetchError::File {
+            path: "spool file".into(),
+            reason: e.to_string(),
+        };
+        spool.file.flush().await.map_err(spool_err)?;
+        tokio::fs::read(&spool.path).await.map_err(spool_err)
     }
 }
 

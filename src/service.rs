@@ -26,6 +26,7 @@ pub fn build_app(config: Arc<Config>, feeds: &[Feed]) -> anyhow::Result<Arc<App>
     let data_dir = config.effective_data_dir();
     let store = Store::open(&data_dir)
         .with_context(|| format!("cannot open the store in {}", data_dir.display()))?;
+    remove_stale_spool_files(&data_dir);
     let wanted: Vec<&str> = feeds.iter().map(Feed::name).collect();
     for name in store.source_names()? {
         if !wanted.contains(&name.as_str()) {
@@ -48,6 +49,20 @@ pub fn build_app(config: Arc<Config>, feeds: &[Feed]) -> anyhow::Result<Arc<App>
     Ok(app)
 }
 
+/// Spool files of large bodies left behind by a process that was killed mid-fetch.
+fn remove_stale_spool_files(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with(".fetch-") && name.ends_with(".part") {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
 /// Run the service on `listener` until `shutdown` completes: store, hub, refresh tasks, server.
 pub async fn run(
     config: Config,
@@ -62,24 +77,15 @@ pub async fn run(
         let (config, feeds) = (config.clone(), feeds.clone());
         tokio::task::spawn_blocking(move || build_app(config, &feeds)).await??
     };
-    let fetcher = Fetcher::new(config.fetch.clone())?;
+    let fetcher = Fetcher::new(config.fetch.clone())?.with_spool_dir(&config.effective_data_dir());
     let mut tasks = refresh::spawn(app.clone(), fetcher, feeds);
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "listening");
     }
-    let served = serve(listener, app.clone(), shutdown).await;
+    let served = crate::server::serve(listener, app.clone(), shutdown).await;
     tasks.stop();
     tracing::info!("stopped");
     served
-}
-
-/// The HTTP side. Temporary until the server lands: hold the port until shutdown.
-async fn serve(
-    listener: TcpListener,
-    app: Arc<App>,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
-    crate::server::serve(listener, app, shutdown).await
 }
 
 /// Completes on SIGTERM or SIGINT.
