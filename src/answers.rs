@@ -5,7 +5,7 @@
 //! unit-test exactly, lets the server stay a thin router, and keeps any cache in front of these
 //! functions trivially correct: a cache only decides *whether* to recompute, never *what*.
 
-use crate::ics::{Occurrence, When};
+use crate::ics::Occurrence;
 use crate::snapshot::{Snapshot, StatusInner};
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use chrono_tz::Tz;
@@ -208,13 +208,6 @@ pub struct EventsAnswer {
     pub events: Vec<EventJson>,
 }
 
-fn when_text(w: When) -> String {
-    match w {
-        When::Timed(t) => iso_utc(t),
-        When::AllDay(d) => d.format("%Y-%m-%d").to_string(),
-    }
-}
-
 /// Every occurrence overlapping `[from, to)` (all-day values in `tz`), whatever its status.
 /// A zero-length occurrence overlaps when its start is inside the window.
 pub fn events_in(snap: &Snapshot, from: DateTime<Utc>, to: DateTime<Utc>, tz: Tz) -> EventsAnswer {
@@ -235,8 +228,8 @@ pub fn events_in(snap: &Snapshot, from: DateTime<Utc>, to: DateTime<Utc>, tz: Tz
             id: o.id.clone(),
             subject: o.subject.clone(),
             location: o.location.clone(),
-            start: when_text(o.start),
-            end: when_text(o.end),
+            start: crate::ics::cli::format_when(o.start),
+            end: crate::ics::cli::format_when(o.end),
             all_day: o.all_day(),
             status: o.status,
         })

@@ -136,6 +136,11 @@ fn errors_are_json_with_the_right_status() {
     let r = c.get(s.url("/api/browser-heartbeat")).send().unwrap();
     assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
 
+    // HEAD works wherever GET does, without a body.
+    let r = c.head(s.url("/api/whats-next")).send().unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.bytes().unwrap().is_empty());
+
     for bad in [
         "/api/events?from=yesterday",
         "/api/events?from=2025-11-05T00:00:00Z&to=2025-11-04T00:00:00Z",
