@@ -3,6 +3,7 @@
 //!   when no token is configured — even with an Authorization header: 401 with
 //!   `WWW-Authenticate: Bearer ...` and a JSON error; the right token gets 200; an empty
 //!   configured token is refused at start;
+//! - subjects with `&`, `<`, `>` and quotes come out as valid, escaped SSML on every route;
 //! - bad parameters are 400 `{"error"}` naming the parameter; a wrong method is 405 with Allow;
 //! - GET /api/done-for-day?tz= gives the real answer for the asked zone's local day (not the
 //!   Python server's "no meetings"), from the whole day: a day of 60 meetings ends with the
@@ -46,6 +47,21 @@ fn start(dir: &Path, feed: &Path, now: &str, token: Option<&str>) -> Binary {
 /// Send and parse the JSON answer.
 fn json_of(rb: reqwest::blocking::RequestBuilder) -> Value {
     rb.send().unwrap().json().unwrap()
+}
+
+/// `ssml` is present, at most 8,000 characters, strict XML rooted at `<speak>`; returns its
+/// text content.
+fn assert_speak(v: &Value, what: &str) -> String {
+    let ssml = v["ssml"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{what}: no ssml in {v}"));
+    assert!(ssml.chars().count() <= 8000, "{what}");
+    let doc = roxmltree::Document::parse(ssml).unwrap_or_else(|e| panic!("{what}: {e}: {ssml}"));
+    assert_eq!(doc.root_element().tag_name().name(), "speak", "{what}");
+    doc.descendants()
+        .filter(|n| n.is_text())
+        .filter_map(|n| n.text())
+        .collect()
 }
 
 fn assert_refused(r: reqwest::blocking::Response, what: &str) {
@@ -100,6 +116,7 @@ fn every_alexa_route_needs_the_configured_token() {
             "{route}: {v}"
         );
         assert!(v["card"]["title"].is_string(), "{route}: {v}");
+        assert_speak(&v, route);
         // The wrong method, with the token, is 405.
         let r = c.post(s.url(route)).bearer_auth(TOKEN).send().unwrap();
         assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED, "{route}");
@@ -290,4 +307,38 @@ fn morning_summary_previews_the_local_date_of_the_zone() {
         speech.contains("early start: Morning Standup at 3:00 am"),
         "{speech}"
     );
+}
+
+#[test]
+fn markup_in_subjects_is_escaped_in_ssml() {
+    let subject = r#"R&D <Planning> "Q4" & 'more'"#;
+    let ics = format!(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//voice//EN\r\n\
+         BEGIN:VEVENT\r\nUID:x@test\r\nDTSTART:20251105T180000Z\r\nDTEND:20251105T183000Z\r\n\
+         SUMMARY:{subject}\r\nLOCATION:Room <B> & C\r\nEND:VEVENT\r\n\
+         BEGIN:VEVENT\r\nUID:y@test\r\nDTSTART:20251106T180000Z\r\nDTEND:20251106T183000Z\r\n\
+         SUMMARY:{subject}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let feed = dir.path().join("markup.ics");
+    std::fs::write(&feed, ics).unwrap();
+    let s = start(
+        &dir.path().join("data"),
+        &feed,
+        "2025-11-05T08:00:00-08:00",
+        Some(TOKEN),
+    );
+    let c = client();
+    for route in ROUTES {
+        let q = "?tz=America%2FLos_Angeles&timezone=America%2FLos_Angeles&detail_level=verbose";
+        let v = json_of(c.get(s.url(&format!("{route}{q}"))).bearer_auth(TOKEN));
+        let text = assert_speak(&v, route);
+        let speech = v["speech_text"].as_str().unwrap();
+        assert!(speech.contains(subject), "{route}: {speech}");
+        assert!(text.contains(subject), "{route}: {text}");
+        assert!(
+            !v["ssml"].as_str().unwrap().contains("<Planning>"),
+            "{route}"
+        );
+    }
 }
