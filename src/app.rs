@@ -33,6 +33,8 @@ pub struct App {
     pub status: Arc<StatusBoard>,
     /// When this process started.
     pub started_at: DateTime<Utc>,
+    /// When this process started, on the monotonic clock (see [`App::status_now`]).
+    started_instant: std::time::Instant,
     /// Per-source occurrences; the snapshot is their merge. Guarded so that two publishers
     /// cannot interleave.
     parts: Mutex<Parts>,
@@ -57,8 +59,23 @@ impl App {
             store,
             status: Arc::new(StatusBoard::default()),
             started_at: clock.now(),
+            started_instant: std::time::Instant::now(),
             parts: Mutex::new(Parts::default()),
             tx,
+        }
+    }
+
+    /// "Now" for health facts (refresh times, task beats, ages, staleness). With the system
+    /// clock it is the system time. With a fixed clock (CALENDARBOT_TEST_TIME) it is the fixed
+    /// instant plus the real (monotonic) time elapsed since start: answers stay exact while
+    /// ages still grow, so a failing feed still turns health degraded under a fixed clock.
+    pub fn status_now(&self) -> DateTime<Utc> {
+        match self.clock {
+            Clock::System => Utc::now(),
+            Clock::Fixed(t) => {
+                let elapsed = self.started_instant.elapsed();
+                t + Duration::from_std(elapsed).unwrap_or(Duration::zero())
+            }
         }
     }
 

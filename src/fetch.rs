@@ -1,1 +1,427 @@
-//! Placeholder: filled by the kiosk-server work (issue 3).
+//! Fetching feeds: one pooled HTTP client, conditional GET, a size cap, retries, file:// URLs.
+//!
+//! Why it exists: feeds are slow, large, flaky and sometimes hostile, and a Pi Zero has 512 MB.
+//! Everything that touches the network for calendar data goes through [`Fetcher::fetch`], which
+//! guarantees: at most `max_body_bytes` are ever held (a declared length past the cap is refused
+//! before reading, a streamed body is abandoned the moment it passes the cap); a 304 costs
+//! nothing; network errors and 5xx are retried with jittered exponential backoff; 401/403 are
+//! reported as auth errors at once; and error messages never contain the feed URL (calendar
+//! URLs carry their secret in the path or query).
+//!
+//! The content hash ([`content_hash`]) ignores `DTSTAMP` lines: many servers stamp every export
+//! with the current time, so an unchanged calendar would otherwise be re-parsed every refresh.
+
+use crate::config::{FetchConfig, SourceAuth, SourceConfig};
+use rand::Rng;
+use sha2::{Digest, Sha256};
+use std::time::Duration;
+use tokio::io::AsyncReadExt;
+
+/// The `User-Agent` of every request.
+pub const USER_AGENT: &str = concat!("calendarbot/", env!("CARGO_PKG_VERSION"));
+/// Longest wait between two retries.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// Why a fetch failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FetchError {
+    /// The URL cannot be fetched at all (scheme, syntax).
+    #[error("bad feed URL: {0}")]
+    BadUrl(String),
+    /// Connecting, sending or receiving failed (retried).
+    #[error("network error: {0}")]
+    Network(String),
+    /// The server (or the body) took longer than allowed (retried).
+    #[error("timed out: {0}")]
+    Timeout(String),
+    /// 401 or 403: the credentials are wrong or missing (not retried).
+    #[error("authentication failed: HTTP {0}")]
+    Auth(u16),
+    /// Any other non-success status; 5xx are retried.
+    #[error("HTTP {status}{}", reason.as_deref().map(|r| format!(" {r}")).unwrap_or_default())]
+    Status {
+        /// The status code.
+        status: u16,
+        /// Its canonical reason phrase.
+        reason: Option<String>,
+    },
+    /// The body is larger than the cap (not retried).
+    #[error("feed is larger than the {limit}-byte limit")]
+    TooLarge {
+        /// The cap in bytes.
+        limit: u64,
+    },
+    /// A local file could not be read.
+    #[error("cannot read {path}: {reason}")]
+    File {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl FetchError {
+    /// Whether another attempt may succeed.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            FetchError::Network(_) | FetchError::Timeout(_) => true,
+            FetchError::Status { status, .. } => *status >= 500,
+            _ => false,
+        }
+    }
+
+    fn from_reqwest(e: reqwest::Error) -> FetchError {
+        let timeout = e.is_timeout();
+        // Strip the URL: it may hold the feed's secret.
+        let e = e.without_url();
+        let mut msg = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(s) = source {
+            let s_text = s.to_string();
+            if !msg.contains(&s_text) {
+                msg.push_str(": ");
+                msg.push_str(&s_text);
+            }
+            source = s.source();
+        }
+        if timeout {
+            FetchError::Timeout(msg)
+        } else {
+            FetchError::Network(msg)
+        }
+    }
+}
+
+/// Validators of the copy we already have, for a conditional GET.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Validators {
+    /// ETag of the last 200 response.
+    pub etag: Option<String>,
+    /// Last-Modified of the last 200 response.
+    pub last_modified: Option<String>,
+}
+
+/// A successful fetch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FetchOutcome {
+    /// 304: what we have is current.
+    NotModified,
+    /// A new body.
+    Body(Fetched),
+}
+
+/// A body and what to remember about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fetched {
+    /// The body (at most the cap).
+    pub bytes: Vec<u8>,
+    /// ETag header, if any.
+    pub etag: Option<String>,
+    /// Last-Modified header, if any.
+    pub last_modified: Option<String>,
+    /// [`content_hash`] of `bytes`.
+    pub hash: String,
+}
+
+/// Hands out the HTTP client. Today: one pooled client for the whole process (keep-alive, two
+/// idle connections per host). The optimisation layer's plain path (a fresh client per fetch)
+/// plugs in here without touching the callers.
+#[derive(Debug, Clone)]
+pub struct ClientProvider {
+    pooled: reqwest::Client,
+}
+
+impl ClientProvider {
+    /// Build the pooled client from the fetch settings.
+    pub fn new(cfg: &FetchConfig) -> Result<ClientProvider, FetchError> {
+        Ok(ClientProvider {
+            pooled: build_client(cfg)?,
+        })
+    }
+
+    /// The client to use for one fetch.
+    pub fn client(&self) -> reqwest::Client {
+        // reqwest::Client is an Arc inside: clones share the pool.
+        self.pooled.clone()
+    }
+}
+
+fn build_client(cfg: &FetchConfig) -> Result<reqwest::Client, FetchError> {
+    reqwest::Client::builder()
+        .user_agent(USER_AGENT)
+        .gzip(true)
+        .http1_only()
+        .pool_max_idle_per_host(2)
+        .pool_idle_timeout(Duration::from_secs(60))
+        .tcp_keepalive(Duration::from_secs(60))
+        .connect_timeout(Duration::from_secs(cfg.connect_timeout_secs))
+        .read_timeout(Duration::from_secs(cfg.read_timeout_secs))
+        .timeout(Duration::from_secs(cfg.timeout_secs))
+        .redirect(reqwest::redirect::Policy::limited(cfg.max_redirects))
+        .build()
+        .map_err(|e| FetchError::Network(format!("cannot build the HTTP client: {e}")))
+}
+
+/// Fetches feeds with the configured limits.
+#[derive(Debug, Clone)]
+pub struct Fetcher {
+    clients: ClientProvider,
+    cfg: FetchConfig,
+}
+
+impl Fetcher {
+    /// A fetcher with its own pooled client.
+    pub fn new(cfg: FetchConfig) -> Result<Fetcher, FetchError> {
+        Ok(Fetcher {
+            clients: ClientProvider::new(&cfg)?,
+            cfg,
+        })
+    }
+
+    /// The settings in force.
+    pub fn config(&self) -> &FetchConfig {
+        &self.cfg
+    }
+
+    /// Fetch one source, retrying network errors and 5xx with backoff. `validators` are sent
+    /// as If-None-Match / If-Modified-Since; pass `None` when there is no stored copy to fall
+    /// back on (a 304 would then leave nothing to show).
+    pub async fn fetch(
+        &self,
+        source: &SourceConfig,
+        validators: Option<&Validators>,
+    ) -> Result<FetchOutcome, FetchError> {
+        let url = reqwest::Url::parse(&source.url)
+            .map_err(|e| FetchError::BadUrl(format!("source {:?}: {e}", source.name)))?;
+        if url.scheme() == "file" {
+            let path = url.to_file_path().map_err(|()| {
+                FetchError::BadUrl(format!("source {:?}: not a local path", source.name))
+            })?;
+            return read_file(&path, self.cfg.max_body_bytes).await;
+        }
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(FetchError::BadUrl(format!(
+                "source {:?}: unsupported scheme {}",
+                source.name,
+                url.scheme()
+            )));
+        }
+        let mut attempt = 0u32;
+        loop {
+            match self.fetch_once(&url, source, validators).await {
+                Err(e) if e.is_retryable() && attempt < self.cfg.max_retries => {
+                    let wait = backoff(self.cfg.retry_base_ms, attempt);
+                    tracing::debug!(source = %source.name, attempt, error = %e, ?wait, "fetch failed; retrying");
+                    tokio::time::sleep(wait).await;
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn fetch_once(
+        &self,
+        url: &reqwest::Url,
+        source: &SourceConfig,
+        validators: Option<&Validators>,
+    ) -> Result<FetchOutcome, FetchError> {
+        use reqwest::header;
+        let mut req = self.clients.client().get(url.clone());
+        req = req.header(header::ACCEPT, "text/calendar, */*;q=0.5");
+        match &source.auth {
+            Some(SourceAuth::Basic { username, password }) => {
+                req = req.basic_auth(username, Some(password));
+            }
+            Some(SourceAuth::Bearer { token }) => req = req.bearer_auth(token),
+            None => {}
+        }
+        for (k, v) in &source.headers {
+            req = req.header(k.as_str(), v.as_str());
+        }
+        if let Some(v) = validators {
+            if let Some(etag) = &v.etag {
+                req = req.header(header::IF_NONE_MATCH, etag.as_str());
+            }
+            if let Some(lm) = &v.last_modified {
+                req = req.header(header::IF_MODIFIED_SINCE, lm.as_str());
+            }
+        }
+        let mut resp = req.send().await.map_err(FetchError::from_reqwest)?;
+        let status = resp.status();
+        if status == reqwest::StatusCode::NOT_MODIFIED {
+            return Ok(FetchOutcome::NotModified);
+        }
+        if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
+            return Err(FetchError::Auth(status.as_u16()));
+        }
+        if !status.is_success() {
+            return Err(FetchError::Status {
+                status: status.as_u16(),
+                reason: status.canonical_reason().map(str::to_string),
+            });
+        }
+        let cap = self.cfg.max_body_bytes;
+        if resp.content_length().is_some_and(|n| n > cap) {
+            return Err(FetchError::TooLarge { limit: cap });
+        }
+        let text_header = |name: header::HeaderName| {
+            resp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let etag = text_header(header::ETAG);
+        let last_modified = text_header(header::LAST_MODIFIED);
+        let capacity = resp.content_length().unwrap_or(64 * 1024).min(cap);
+        let mut bytes = Vec::with_capacity(usize::try_from(capacity).unwrap_or(0));
+        while let Some(chunk) = resp.chunk().await.map_err(FetchError::from_reqwest)? {
+            if bytes.len() as u64 + chunk.len() as u64 > cap {
+                // Dropping `resp` closes the connection; nothing past the cap is read.
+                return Err(FetchError::TooLarge { limit: cap });
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        let hash = content_hash(&bytes);
+        Ok(FetchOutcome::Body(Fetched {
+            bytes,
+            etag,
+            last_modified,
+            hash,
+        }))
+    }
+}
+
+/// Read a local feed with the same cap as HTTP.
+async fn read_file(path: &std::path::Path, cap: u64) -> Result<FetchOutcome, FetchError> {
+    let err = |e: std::io::Error| FetchError::File {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    };
+    let file = tokio::fs::File::open(path).await.map_err(err)?;
+    let meta = file.metadata().await.map_err(err)?;
+    if meta.len() > cap {
+        return Err(FetchError::TooLarge { limit: cap });
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    // Read one byte past the cap to notice a file that grew since `metadata`.
+    file.take(cap + 1)
+        .read_to_end(&mut bytes)
+        .await
+        .map_err(err)?;
+    if bytes.len() as u64 > cap {
+        return Err(FetchError::TooLarge { limit: cap });
+    }
+    let hash = content_hash(&bytes);
+    Ok(FetchOutcome::Body(Fetched {
+        bytes,
+        etag: None,
+        last_modified: None,
+        hash,
+    }))
+}
+
+/// Delay before retry number `attempt` (0-based): `base * 2^attempt`, times a random factor
+/// in [0.5, 1.5), at most 30 s.
+pub fn backoff(base_ms: u64, attempt: u32) -> Duration {
+    let exp = base_ms.saturating_mul(1u64 << attempt.min(20));
+    let jitter: f64 = rand::rng().random_range(0.5..1.5);
+    let ms = (exp as f64 * jitter) as u64;
+    Duration::from_millis(ms).min(MAX_BACKOFF)
+}
+
+/// sha256 (hex) of `bytes` without their `DTSTAMP` properties: every content line whose name is
+/// `DTSTAMP` (any case, with or without parameters) and its folded continuation lines are left
+/// out; line endings (CRLF or LF) do not matter.
+pub fn content_hash(bytes: &[u8]) -> String {
+    let mut hasher = Sha256::new();
+    let mut in_dtstamp = false;
+    for raw in bytes.split(|b| *b == b'\n') {
+        let line = raw.strip_suffix(b"\r").unwrap_or(raw);
+        let continuation = matches!(line.first(), Some(b' ' | b'\t'));
+        if continuation {
+            if in_dtstamp {
+                continue;
+            }
+        } else {
+            in_dtstamp = is_dtstamp(line);
+            if in_dtstamp {
+                continue;
+            }
+        }
+        hasher.update(line);
+        hasher.update(b"\n");
+    }
+    let digest = hasher.finalize();
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn is_dtstamp(line: &[u8]) -> bool {
+    const NAME: &[u8] = b"DTSTAMP";
+    line.len() > NAME.len()
+        && line[..NAME.len()].eq_ignore_ascii_case(NAME)
+        && matches!(line[NAME.len()], b':' | b';')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hash_ignores_dtstamp_only() {
+        let a = b"BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nDTSTAMP:20250101T000000Z\r\nSUMMARY:x\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+        let b = b"BEGIN:VCALENDAR\nBEGIN:VEVENT\ndtstamp;VALUE=DATE-TIME:20261231T235959Z\nSUMMARY:x\nEND:VEVENT\nEND:VCALENDAR\n";
+        assert_eq!(content_hash(a), content_hash(b));
+        let c = b"BEGIN:VCALENDAR\nBEGIN:VEVENT\nSUMMARY:y\nEND:VEVENT\nEND:VCALENDAR\n";
+        assert_ne!(content_hash(a), content_hash(c));
+        // A property that merely starts with the letters is kept.
+        let d = b"BEGIN:VCALENDAR\nDTSTAMPX:1\nEND:VCALENDAR\n";
+        let e = b"BEGIN:VCALENDAR\nDTSTAMPX:2\nEND:VCALENDAR\n";
+        assert_ne!(content_hash(d), content_hash(e));
+    }
+
+    #[test]
+    fn hash_drops_folded_dtstamp_continuations() {
+        let a = b"BEGIN:VEVENT\r\nDTSTAMP:2025010\r\n 1T000000Z\r\nSUMMARY:long\r\n  folded\r\nEND:VEVENT\r\n";
+        let b = b"BEGIN:VEVENT\r\nDTSTAMP:2026010\r\n\t2T000000Z\r\nSUMMARY:long\r\n  folded\r\nEND:VEVENT\r\n";
+        assert_eq!(content_hash(a), content_hash(b));
+        // A folded continuation of another property still counts.
+        let c = b"BEGIN:VEVENT\r\nDTSTAMP:2025010\r\n 1T000000Z\r\nSUMMARY:long\r\n  changed\r\nEND:VEVENT\r\n";
+        assert_ne!(content_hash(a), content_hash(c));
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        for attempt in 0..5 {
+            let d = backoff(100, attempt);
+            let exp = 100u64 << attempt;
+            assert!(d >= Duration::from_millis(exp / 2), "{d:?}");
+            assert!(d < Duration::from_millis(exp * 3 / 2 + 1), "{d:?}");
+        }
+        assert_eq!(backoff(10_000, 30), MAX_BACKOFF.min(backoff(10_000, 30)));
+        assert!(backoff(10_000, 30) <= MAX_BACKOFF);
+    }
+
+    #[test]
+    fn retryable_classes() {
+        assert!(FetchError::Network("x".into()).is_retryable());
+        assert!(FetchError::Timeout("x".into()).is_retryable());
+        assert!(
+            FetchError::Status {
+                status: 503,
+                reason: None
+            }
+            .is_retryable()
+        );
+        assert!(
+            !FetchError::Status {
+                status: 404,
+                reason: None
+            }
+            .is_retryable()
+        );
+        assert!(!FetchError::Auth(401).is_retryable());
+        assert!(!FetchError::TooLarge { limit: 1 }.is_retryable());
+    }
+}

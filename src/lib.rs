@@ -17,6 +17,8 @@
 //! - [`answers`]: pure functions of a snapshot and "now": what the API says.
 //! - [`server`]: hyper accept loop, routes, embedded kiosk page, limits, graceful shutdown.
 //! - [`demo`]: the built-in demo calendar served when no feed is configured.
+//! - [`ops`]: systemd notification (READY, WATCHDOG gated by a probe, STATUS) and logging.
+//! - [`service`]: assembly: build every part from a config and run until shutdown.
 
 pub mod answers;
 pub mod app;
@@ -25,7 +27,9 @@ pub mod config;
 pub mod demo;
 pub mod fetch;
 pub mod ics;
+pub mod ops;
 pub mod refresh;
 pub mod server;
+pub mod service;
 pub mod snapshot;
 pub mod store;

@@ -1,6 +1,8 @@
 //! The `calendarbot` command line: parse arguments, build the parts, run. Nothing else.
 
 use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
 
 #[derive(Parser)]
 #[command(
@@ -9,6 +11,9 @@ use clap::{Parser, Subcommand};
     about = "Meeting kiosk: ICS feeds, SQLite, kiosk page and JSON API"
 )]
 struct Cli {
+    /// TOML configuration file (else $CALENDARBOT_CONFIG, else /etc/calendarbot/config.toml).
+    #[arg(long, global = true, value_name = "PATH")]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -17,11 +22,23 @@ struct Cli {
 enum Command {
     /// Serve the kiosk page and the API (the default).
     Serve,
+    /// Print the effective configuration (secrets redacted).
+    Config,
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => anyhow::bail!("serve: not built yet"),
+    let config = cli.config.as_deref();
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => calendarbot::service::serve_command(config),
+        Command::Config => calendarbot::service::config_command(config),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line: the error and its causes.
+            eprintln!("{e:#}");
+            ExitCode::from(2)
+        }
     }
 }

@@ -2,12 +2,60 @@
 //!
 //! Why it exists: "nothing lost". A failed fetch or a `kill -9` must never empty the calendar,
 //! so the last good window of each source lives on disk (WAL, one transaction per change) and
-//! is served again at once after a restart. Implemented by the kiosk-server work (issue 3).
+//! is served again at once after a restart.
+//!
+//! # Layout on disk
+//! One file, `calendarbot.db`, in the data directory. The schema is versioned with
+//! `PRAGMA user_version`: [`MIGRATIONS`] is an append-only list, and every migration that the
+//! file has not seen yet runs in one transaction with the version bump. A source's window is
+//! one row holding a JSON array of [`Occurrence`]: replacing it is a single `UPSERT`, so a
+//! reader (or a restart after `kill -9`) sees either the old window or the new one, never half.
+//!
+//! # Connections
+//! Every connection gets the same PRAGMAs ([`configure`]): WAL, `synchronous=NORMAL`,
+//! `busy_timeout=5000`, `foreign_keys=ON`, a 2 MB page cache and no mmap. For now one writer
+//! connection behind a mutex serves every call; the methods are the only way in, so a later
+//! pool (one writer, several readers) changes nothing outside this file.
 
 use crate::ics::Occurrence;
 use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+/// Name of the database file inside the data directory.
+pub const DB_FILE: &str = "calendarbot.db";
+
+/// Schema migrations, applied in order; index + 1 is the `user_version` after each one.
+/// Append only: never edit a migration that has shipped.
+const MIGRATIONS: &[&str] = &[
+    // 1: initial schema.
+    "CREATE TABLE sources (
+        name TEXT PRIMARY KEY NOT NULL,
+        etag TEXT,
+        last_modified TEXT,
+        content_hash TEXT,
+        last_success TEXT,
+        consecutive_failures INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT
+    );
+    CREATE TABLE occurrences (
+        source TEXT PRIMARY KEY NOT NULL REFERENCES sources(name) ON DELETE CASCADE,
+        saved_at TEXT NOT NULL,
+        count INTEGER NOT NULL,
+        data TEXT NOT NULL
+    );
+    CREATE TABLE skips (
+        id TEXT PRIMARY KEY NOT NULL,
+        until TEXT NOT NULL
+    );
+    CREATE TABLE state (
+        key TEXT PRIMARY KEY NOT NULL,
+        value TEXT NOT NULL
+    );",
+];
 
 /// A store failure.
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +73,18 @@ pub enum StoreError {
         path: String,
         /// Why.
         source: std::io::Error,
+    },
+    /// The database file was written by a newer calendarbot.
+    #[error(
+        "database {path} has schema version {found}, newer than this build understands ({known})"
+    )]
+    TooNew {
+        /// The file.
+        path: String,
+        /// Its `user_version`.
+        found: i64,
+        /// The newest version this build knows.
+        known: i64,
     },
 }
 
@@ -45,22 +105,174 @@ pub struct SourceState {
     pub last_error: Option<String>,
 }
 
-/// Handle to the SQLite database.
+/// Handle to the SQLite database. Cheap to clone (shares one connection).
 #[derive(Debug, Clone)]
 pub struct Store {
-    _private: (),
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    path: PathBuf,
+    /// The single connection (writer and reader for now).
+    conn: Mutex<Connection>,
+}
+
+/// Apply the per-connection settings every connection must have.
+fn configure(conn: &Connection) -> Result<(), rusqlite::Error> {
+    conn.busy_timeout(Duration::from_millis(5000))?;
+    // journal_mode returns a row; query it rather than execute.
+    let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        tracing::warn!(mode, "SQLite refused WAL mode; continuing with {mode}");
+    }
+    conn.execute_batch(
+        "PRAGMA synchronous=NORMAL;
+         PRAGMA foreign_keys=ON;
+         PRAGMA cache_size=-2000;
+         PRAGMA mmap_size=0;
+         PRAGMA temp_store=MEMORY;",
+    )?;
+    Ok(())
+}
+
+/// Bring the schema up to date; refuse a file from a newer build.
+fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
+    let known = MIGRATIONS.len() as i64;
+    let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if current > known {
+        return Err(StoreError::TooNew {
+            path: path.display().to_string(),
+            found: current,
+            known,
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        // PRAGMA does not take bound parameters; the value is our own integer.
+        tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))?;
+        tx.commit()?;
+        tracing::info!(version = i + 1, "database schema migrated");
+    }
+    Ok(())
+}
+
+fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+fn parse_ts(what: &str, s: &str) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| StoreError::Corrupt(format!("{what}: bad timestamp {s:?}: {e}")))
+}
+
+fn upsert_source(conn: &Connection, source: &str, s: &SourceState) -> Result<(), rusqlite::Error> {
+    conn.execute(
+        "INSERT INTO sources (name, etag, last_modified, content_hash, last_success,
+                              consecutive_failures, last_error)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT(name) DO UPDATE SET
+            etag = excluded.etag,
+            last_modified = excluded.last_modified,
+            content_hash = excluded.content_hash,
+            last_success = excluded.last_success,
+            consecutive_failures = excluded.consecutive_failures,
+            last_error = excluded.last_error",
+        params![
+            source,
+            s.etag,
+            s.last_modified,
+            s.content_hash,
+            s.last_success.map(ts),
+            s.consecutive_failures,
+            s.last_error,
+        ],
+    )?;
+    Ok(())
+}
+
+/// Knobs of [`Store::open_with`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// Upper bound of the database file in bytes (SQLite's `max_page_count`); a write past it
+    /// fails like a full disk does. `None`: no bound beyond the disk's.
+    pub max_db_bytes: Option<u64>,
 }
 
 impl Store {
-    /// Open (creating and migrating) the database in `dir`.
+    /// Open (creating and migrating) the database in `dir`; the directory is created too.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
-        let _ = dir;
-        todo!("issue 3: store")
+        Store::open_with(dir, &StoreOptions::default())
+    }
+
+    /// [`Store::open`] with options.
+    pub fn open_with(dir: &Path, opts: &StoreOptions) -> Result<Store, StoreError> {
+        let dir_err = |source| StoreError::Dir {
+            path: dir.display().to_string(),
+            source,
+        };
+        std::fs::create_dir_all(dir).map_err(dir_err)?;
+        let meta = std::fs::metadata(dir).map_err(dir_err)?;
+        if !meta.is_dir() {
+            return Err(dir_err(std::io::Error::new(
+                std::io::ErrorKind::NotADirectory,
+                "not a directory",
+            )));
+        }
+        let path = dir.join(DB_FILE);
+        let mut conn = Connection::open_with_flags(
+            &path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        configure(&conn)?;
+        migrate(&mut conn, &path)?;
+        if let Some(max) = opts.max_db_bytes {
+            let page: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+            let pages = (max / page.max(512) as u64).max(1);
+            // PRAGMA does not take bound parameters; the value is our own integer.
+            let _: i64 = conn.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |r| {
+                r.get(0)
+            })?;
+        }
+        Ok(Store {
+            inner: Arc::new(Inner {
+                path,
+                conn: Mutex::new(conn),
+            }),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave SQLite half-written (transactions roll
+        // back on drop), so a poisoned lock is safe to reuse.
+        self.inner.conn.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The last good window of every source.
     pub fn load_windows(&self) -> Result<BTreeMap<String, Vec<Occurrence>>, StoreError> {
-        todo!("issue 3: store")
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT source, data FROM occurrences ORDER BY source")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+        let mut out = BTreeMap::new();
+        for row in rows {
+            let (source, data) = row?;
+            let occ: Vec<Occurrence> = serde_json::from_str(&data).map_err(|e| {
+                StoreError::Corrupt(format!(
+                    "window of source {source:?} cannot be decoded: {e}"
+                ))
+            })?;
+            out.insert(source, occ);
+        }
+        Ok(out)
     }
 
     /// Replace one source's window and state in one transaction.
@@ -70,20 +282,92 @@ impl Store {
         state: &SourceState,
         occurrences: &[Occurrence],
     ) -> Result<(), StoreError> {
-        let _ = (source, state, occurrences);
-        todo!("issue 3: store")
+        let data = serde_json::to_string(occurrences)
+            .map_err(|e| StoreError::Corrupt(format!("cannot encode window: {e}")))?;
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        upsert_source(&tx, source, state)?;
+        tx.execute(
+            "INSERT INTO occurrences (source, saved_at, count, data) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT(source) DO UPDATE SET
+                saved_at = excluded.saved_at, count = excluded.count, data = excluded.data",
+            params![source, ts(Utc::now()), occurrences.len() as i64, data],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Whether a window (possibly empty) is stored for `source`.
+    pub fn has_window(&self, source: &str) -> Result<bool, StoreError> {
+        let conn = self.conn();
+        let n: i64 = conn.query_row(
+            "SELECT COUNT(*) FROM occurrences WHERE source = ?1",
+            params![source],
+            |r| r.get(0),
+        )?;
+        Ok(n > 0)
     }
 
     /// Per-source fetch state.
     pub fn source_state(&self, source: &str) -> Result<Option<SourceState>, StoreError> {
-        let _ = source;
-        todo!("issue 3: store")
+        let conn = self.conn();
+        let row = conn
+            .query_row(
+                "SELECT etag, last_modified, content_hash, last_success, consecutive_failures,
+                        last_error
+                 FROM sources WHERE name = ?1",
+                params![source],
+                |r| {
+                    Ok((
+                        r.get::<_, Option<String>>(0)?,
+                        r.get::<_, Option<String>>(1)?,
+                        r.get::<_, Option<String>>(2)?,
+                        r.get::<_, Option<String>>(3)?,
+                        r.get::<_, i64>(4)?,
+                        r.get::<_, Option<String>>(5)?,
+                    ))
+                },
+            )
+            .optional()?;
+        let Some((etag, last_modified, content_hash, last_success, failures, last_error)) = row
+        else {
+            return Ok(None);
+        };
+        let last_success = last_success
+            .map(|s| parse_ts(&format!("last_success of {source:?}"), &s))
+            .transpose()?;
+        Ok(Some(SourceState {
+            etag,
+            last_modified,
+            content_hash,
+            last_success,
+            consecutive_failures: u32::try_from(failures.max(0)).unwrap_or(u32::MAX),
+            last_error,
+        }))
     }
 
     /// Update per-source fetch state only (a failure, a 304).
     pub fn save_source_state(&self, source: &str, state: &SourceState) -> Result<(), StoreError> {
-        let _ = (source, state);
-        todo!("issue 3: store")
+        let conn = self.conn();
+        upsert_source(&conn, source, state)?;
+        Ok(())
+    }
+
+    /// Names of every source that has stored state.
+    pub fn source_names(&self) -> Result<Vec<String>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT name FROM sources ORDER BY name")?;
+        let names = stmt
+            .query_map([], |r| r.get::<_, String>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(names)
+    }
+
+    /// Forget a source entirely (its state and window), e.g. when it left the configuration.
+    pub fn remove_source(&self, source: &str) -> Result<(), StoreError> {
+        let conn = self.conn();
+        conn.execute("DELETE FROM sources WHERE name = ?1", params![source])?;
+        Ok(())
     }
 
     /// Skips still active at `now`.
@@ -91,30 +375,244 @@ impl Store {
         &self,
         now: DateTime<Utc>,
     ) -> Result<HashMap<String, DateTime<Utc>>, StoreError> {
-        let _ = now;
-        todo!("issue 3: store")
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT id, until FROM skips")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+        let mut out = HashMap::new();
+        for row in rows {
+            let (id, until) = row?;
+            let until = parse_ts(&format!("skip {id:?}"), &until)?;
+            if until > now {
+                out.insert(id, until);
+            }
+        }
+        Ok(out)
     }
 
     /// Add or extend a skip.
     pub fn add_skip(&self, id: &str, until: DateTime<Utc>) -> Result<(), StoreError> {
-        let _ = (id, until);
-        todo!("issue 3: store")
+        let conn = self.conn();
+        conn.execute(
+            "INSERT INTO skips (id, until) VALUES (?1, ?2)
+             ON CONFLICT(id) DO UPDATE SET until = excluded.until",
+            params![id, ts(until)],
+        )?;
+        Ok(())
     }
 
     /// Remove every skip.
     pub fn clear_skips(&self) -> Result<(), StoreError> {
-        todo!("issue 3: store")
+        let conn = self.conn();
+        conn.execute("DELETE FROM skips", [])?;
+        Ok(())
+    }
+
+    /// Drop skips that ended at or before `now`; returns how many were removed.
+    pub fn purge_expired_skips(&self, now: DateTime<Utc>) -> Result<usize, StoreError> {
+        let conn = self.conn();
+        // Timestamps are stored in one fixed RFC 3339 UTC form, so text order is time order.
+        let n = conn.execute("DELETE FROM skips WHERE until <= ?1", params![ts(now)])?;
+        Ok(n)
     }
 
     /// Service state (key/value): last heartbeat, clean-shutdown marker, ...
     pub fn set_state(&self, key: &str, value: &str) -> Result<(), StoreError> {
-        let _ = (key, value);
-        todo!("issue 3: store")
+        let conn = self.conn();
+        conn.execute(
+            "INSERT INTO state (key, value) VALUES (?1, ?2)
+             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            params![key, value],
+        )?;
+        Ok(())
     }
 
     /// Read one service-state value.
     pub fn state(&self, key: &str) -> Result<Option<String>, StoreError> {
-        let _ = key;
-        todo!("issue 3: store")
+        let conn = self.conn();
+        let v = conn
+            .query_row(
+                "SELECT value FROM state WHERE key = ?1",
+                params![key],
+                |r| r.get::<_, String>(0),
+            )
+            .optional()?;
+        Ok(v)
+    }
+
+    /// Remove one service-state value.
+    pub fn delete_state(&self, key: &str) -> Result<(), StoreError> {
+        let conn = self.conn();
+        conn.execute("DELETE FROM state WHERE key = ?1", params![key])?;
+        Ok(())
+    }
+
+    /// A cheap round trip through SQLite (for health and watchdog probes).
+    pub fn ping(&self) -> Result<(), StoreError> {
+        let conn = self.conn();
+        conn.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?;
+        Ok(())
+    }
+
+    /// The schema version of the open file.
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        let conn = self.conn();
+        Ok(conn.query_row("PRAGMA user_version", [], |r| r.get(0))?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ics::{Status, When};
+    use chrono::TimeZone;
+
+    fn occ(id: &str, hour: u32) -> Occurrence {
+        let start = Utc.with_ymd_and_hms(2025, 11, 5, hour, 0, 0).unwrap();
+        Occurrence {
+            uid: id.into(),
+            id: id.into(),
+            subject: format!("Meeting {id}"),
+            description: String::new(),
+            location: "Room 1".into(),
+            start: When::Timed(start),
+            end: When::Timed(start + chrono::Duration::minutes(30)),
+            status: Status::Busy,
+            attendees: vec!["a@example.com".into()],
+            organizer: None,
+            recurring: false,
+        }
+    }
+
+    #[test]
+    fn schema_is_migrated_and_pragmas_set() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len() as i64);
+        let conn = store.conn();
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+        let sync: i64 = conn
+            .query_row("PRAGMA synchronous", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(sync, 1, "NORMAL");
+        let fk: i64 = conn
+            .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(fk, 1);
+        let busy: i64 = conn
+            .query_row("PRAGMA busy_timeout", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(busy, 5000);
+    }
+
+    #[test]
+    fn window_replace_is_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let st = SourceState {
+            etag: Some("\"v1\"".into()),
+            ..Default::default()
+        };
+        store
+            .save_window("work", &st, &[occ("a", 9), occ("b", 10)])
+            .unwrap();
+        store.save_window("home", &st, &[occ("c", 11)]).unwrap();
+        store.save_window("work", &st, &[occ("d", 12)]).unwrap();
+        let w = store.load_windows().unwrap();
+        assert_eq!(w.len(), 2);
+        assert_eq!(w["work"], vec![occ("d", 12)]);
+        assert_eq!(w["home"], vec![occ("c", 11)]);
+        // An empty window is a valid window, and is kept as such.
+        store.save_window("home", &st, &[]).unwrap();
+        assert!(store.load_windows().unwrap()["home"].is_empty());
+    }
+
+    #[test]
+    fn source_state_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.source_state("x").unwrap(), None);
+        let st = SourceState {
+            etag: Some("e".into()),
+            last_modified: Some("Wed, 05 Nov 2025 08:00:00 GMT".into()),
+            content_hash: Some("abc".into()),
+            last_success: Some(Utc.with_ymd_and_hms(2025, 11, 5, 8, 0, 0).unwrap()),
+            consecutive_failures: 3,
+            last_error: Some("HTTP 500".into()),
+        };
+        store.save_source_state("x", &st).unwrap();
+        assert_eq!(store.source_state("x").unwrap(), Some(st.clone()));
+        // Updating the state leaves the window alone.
+        store.save_window("x", &st, &[occ("a", 9)]).unwrap();
+        let failing = SourceState {
+            consecutive_failures: 4,
+            ..st
+        };
+        store.save_source_state("x", &failing).unwrap();
+        assert_eq!(store.load_windows().unwrap()["x"].len(), 1);
+        assert_eq!(
+            store
+                .source_state("x")
+                .unwrap()
+                .unwrap()
+                .consecutive_failures,
+            4
+        );
+        assert_eq!(store.source_names().unwrap(), vec!["x".to_string()]);
+        store.remove_source("x").unwrap();
+        assert!(store.load_windows().unwrap().is_empty(), "cascade");
+    }
+
+    #[test]
+    fn skips_expire_and_clear() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let now = Utc.with_ymd_and_hms(2025, 11, 5, 8, 0, 0).unwrap();
+        store
+            .add_skip("old", now - chrono::Duration::hours(1))
+            .unwrap();
+        store
+            .add_skip("new", now + chrono::Duration::hours(1))
+            .unwrap();
+        let s = store.load_skips(now).unwrap();
+        assert_eq!(s.len(), 1);
+        assert!(s.contains_key("new"));
+        // Extending a skip replaces its end.
+        store
+            .add_skip("new", now + chrono::Duration::hours(5))
+            .unwrap();
+        assert_eq!(
+            store.load_skips(now).unwrap()["new"],
+            now + chrono::Duration::hours(5)
+        );
+        assert_eq!(store.purge_expired_skips(now).unwrap(), 1);
+        store.clear_skips().unwrap();
+        assert!(store.load_skips(now).unwrap().is_empty());
+    }
+
+    #[test]
+    fn state_kv() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.state("k").unwrap(), None);
+        store.set_state("k", "1").unwrap();
+        store.set_state("k", "2").unwrap();
+        assert_eq!(store.state("k").unwrap().as_deref(), Some("2"));
+        store.delete_state("k").unwrap();
+        assert_eq!(store.state("k").unwrap(), None);
+        store.ping().unwrap();
+    }
+
+    #[test]
+    fn newer_schema_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(Store::open(dir.path()).unwrap());
+        let conn = Connection::open(dir.path().join(DB_FILE)).unwrap();
+        conn.execute_batch("PRAGMA user_version = 99").unwrap();
+        drop(conn);
+        let err = Store::open(dir.path()).unwrap_err();
+        assert!(matches!(err, StoreError::TooNew { found: 99, .. }), "{err}");
     }
 }

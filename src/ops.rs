@@ -1,0 +1,179 @@
+//! Operations glue: systemd notification (READY, WATCHDOG, STATUS, STOPPING) and logging.
+//!
+//! Why it exists: under systemd (`Type=notify`, `WatchdogSec=`) the service must say when it is
+//! really ready (port bound, stored data loaded) and must keep proving that it still serves.
+//! A bare timer would ping the watchdog even when every request hangs, so the watchdog here
+//! only pings when a *probe* says the serving path answers in time; the probe is supplied by
+//! the caller (the request pipeline, see `pipeline::Pipeline::probe`). Logging goes to journald
+//! with structured fields when the journal is there, and to readable stderr otherwise.
+//!
+//! Outside systemd (no `NOTIFY_SOCKET`) every notification is a no-op, so the same binary runs
+//! in a terminal, in tests and under systemd.
+
+use std::future::Future;
+use std::path::Path;
+use std::time::Duration;
+
+use sd_notify::NotifyState;
+
+/// The result of one watchdog probe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Probe {
+    /// The serving path answered in time: feed the watchdog. The text, if any, becomes the new
+    /// `STATUS=` line (sent only when it changes).
+    Healthy(String),
+    /// Nothing answered in time: do not feed the watchdog (systemd will restart us).
+    Stalled(String),
+}
+
+/// Send `READY=1` with a status line and our pid. A no-op outside systemd.
+pub fn ready(status: &str) {
+    send(&[
+        NotifyState::Ready,
+        NotifyState::Status(status),
+        NotifyState::MainPid(std::process::id()),
+    ]);
+    tracing::info!(status, "ready");
+}
+
+/// Send `STATUS=...`. A no-op outside systemd.
+pub fn status(status: &str) {
+    send(&[NotifyState::Status(status)]);
+}
+
+/// Send `STOPPING=1`. A no-op outside systemd.
+pub fn stopping() {
+    send(&[NotifyState::Stopping, NotifyState::Status("stopping")]);
+}
+
+/// Send one `WATCHDOG=1`. A no-op outside systemd.
+pub fn watchdog_ping() {
+    send(&[NotifyState::Watchdog]);
+}
+
+fn send(states: &[NotifyState<'_>]) {
+    if let Err(e) = sd_notify::notify(states) {
+        tracing::warn!(error = %e, "sd_notify failed");
+    }
+}
+
+/// How often to feed the watchdog: half of `WATCHDOG_USEC` (systemd's advice), or `None` when
+/// systemd did not ask for a watchdog (or asked another pid, `WATCHDOG_PID`).
+pub fn watchdog_period() -> Option<Duration> {
+    sd_notify::watchdog_enabled().map(|d| d / 2)
+}
+
+/// Run the watchdog loop until the task is dropped: every `period`, run `probe` and send
+/// `WATCHDOG=1` only if it reports [`Probe::Healthy`]. A changed status text is sent as
+/// `STATUS=`. The probe should bound its own time (it must answer well inside `period`).
+pub async fn watchdog_loop<P, F>(period: Duration, mut probe: P)
+where
+    P: FnMut() -> F,
+    F: Future<Output = Probe>,
+{
+    let mut last_status = String::new();
+    let mut ticker = tokio::time::interval(period);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        match probe().await {
+            Probe::Healthy(s) => {
+                if !s.is_empty() && s != last_status {
+                    send(&[NotifyState::Watchdog, NotifyState::Status(&s)]);
+                    last_status = s;
+                } else {
+                    watchdog_ping();
+                }
+            }
+            Probe::Stalled(why) => {
+                tracing::error!(reason = %why, "watchdog probe failed; not feeding the watchdog");
+                let s = format!("stalled: {why}");
+                if s != last_status {
+                    status(&s);
+                    last_status = s;
+                }
+            }
+        }
+    }
+}
+
+/// Where log lines go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogTarget {
+    /// journald, structured fields.
+    Journald,
+    /// Human-readable lines on stderr.
+    Stderr,
+}
+
+/// journald when we run under systemd (`JOURNAL_STREAM` set, or the journal socket exists),
+/// stderr otherwise.
+pub fn log_target() -> LogTarget {
+    if std::env::var_os("JOURNAL_STREAM").is_some()
+        || Path::new("/run/systemd/journal/socket").exists()
+    {
+        LogTarget::Journald
+    } else {
+        LogTarget::Stderr
+    }
+}
+
+/// Install the global tracing subscriber with `filter` (CALENDARBOT_LOG_LEVEL syntax). Falls
+/// back to stderr when the journal cannot be opened. Returns where logs go. Calling it twice
+/// keeps the first subscriber.
+pub fn init_logging(filter: &str) -> LogTarget {
+    use tracing_subscriber::prelude::*;
+    let env_filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let journald = match log_target() {
+        LogTarget::Journald => tracing_journald::layer()
+            .map(|l| l.with_syslog_identifier("calendarbot".into()))
+            .ok(),
+        LogTarget::Stderr => None,
+    };
+    let registry = tracing_subscriber::registry().with(env_filter);
+    match journald {
+        Some(layer) => {
+            let _ = registry.with(layer).try_init();
+            LogTarget::Journald
+        }
+        None => {
+            let _ = registry
+                .with(
+                    tracing_subscriber::fmt::layer()
+                        .with_writer(std::io::stderr)
+                        .with_target(false),
+                )
+                .try_init();
+            LogTarget::Stderr
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[tokio::test(start_paused = true)]
+    async fn watchdog_loop_runs_the_probe_every_period() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let c = calls.clone();
+        let task = tokio::spawn(watchdog_loop(Duration::from_secs(1), move || {
+            let c = c.clone();
+            async move {
+                let n = c.fetch_add(1, Ordering::SeqCst);
+                if n.is_multiple_of(2) {
+                    Probe::Healthy("optimized".into())
+                } else {
+                    Probe::Stalled("test".into())
+                }
+            }
+        }));
+        // The first tick is immediate, then one per period.
+        tokio::time::sleep(Duration::from_millis(3_500)).await;
+        task.abort();
+        assert_eq!(calls.load(Ordering::SeqCst), 4);
+    }
+}

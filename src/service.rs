@@ -1,0 +1,135 @@
+//! Assembly: build every part from a [`Config`] and run until shutdown.
+//!
+//! Why it exists: `main.rs` must stay a thin command line, and tests must be able to run the
+//! real service on a listener they bound themselves (127.0.0.1:0) with a shutdown future they
+//! control. [`run`] is that seam; [`serve_command`] and [`config_command`] are what the
+//! subcommands call.
+//!
+//! Start order matters for "nothing lost": the store is opened and the last good windows are
+//! published *before* the first refresh and before the first request, so after a restart
+//! (even a `kill -9`, even with every feed down) the last good meeting is served at once.
+
+use crate::app::App;
+use crate::config::{self, Config};
+use crate::fetch::Fetcher;
+use crate::refresh::{self, Feed};
+use crate::store::Store;
+use anyhow::Context;
+use std::future::Future;
+use std::path::Path;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+/// Open the store, drop what belongs to feeds no longer configured, build the hub and load the
+/// last good data into it.
+pub fn build_app(config: Arc<Config>, feeds: &[Feed]) -> anyhow::Result<Arc<App>> {
+    let data_dir = config.effective_data_dir();
+    let store = Store::open(&data_dir)
+        .with_context(|| format!("cannot open the store in {}", data_dir.display()))?;
+    let wanted: Vec<&str> = feeds.iter().map(Feed::name).collect();
+    for name in store.source_names()? {
+        if !wanted.contains(&name.as_str()) {
+            tracing::info!(source = %name, "source is no longer configured; forgetting its events");
+            store.remove_source(&name)?;
+        }
+    }
+    let app = Arc::new(App::new(config.clone(), config.clock(), config.tz(), store));
+    match app.load_from_store() {
+        Ok(()) => {
+            let n = app.snapshot().occurrences.len();
+            tracing::info!(events = n, "loaded the last good events from the store");
+        }
+        // Corrupt stored data must not keep the kiosk down: the next refresh replaces it.
+        Err(e) => tracing::error!(error = %e, "cannot load stored events; starting empty"),
+    }
+    if let Err(e) = refresh::seed_status(&app, feeds) {
+        tracing::error!(error = %e, "cannot load stored source states");
+    }
+    Ok(app)
+}
+
+/// Run the service on `listener` until `shutdown` completes: store, hub, refresh tasks, server.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let config = Arc::new(config);
+    let feeds = refresh::feeds_for(&config);
+    let names: Vec<&str> = feeds.iter().map(Feed::name).collect();
+    tracing::info!(sources = ?names, data_dir = %config.effective_data_dir().display(), "starting");
+    let app = {
+        let (config, feeds) = (config.clone(), feeds.clone());
+        tokio::task::spawn_blocking(move || build_app(config, &feeds)).await??
+    };
+    let fetcher = Fetcher::new(config.fetch.clone())?;
+    let mut tasks = refresh::spawn(app.clone(), fetcher, feeds);
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, "listening");
+    }
+    let served = serve(listener, app.clone(), shutdown).await;
+    tasks.stop();
+    tracing::info!("stopped");
+    served
+}
+
+/// The HTTP side. Temporary until the server lands: hold the port until shutdown.
+async fn serve(
+    listener: TcpListener,
+    app: Arc<App>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let _ = (listener, app);
+    shutdown.await;
+    Ok(())
+}
+
+/// Completes on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot listen for SIGTERM");
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: shutting down"),
+    }
+}
+
+/// `calendarbot serve` (the default): load the configuration, log, bind, run until a signal.
+pub fn serve_command(config_path: Option<&Path>) -> anyhow::Result<()> {
+    let loaded = config::load(config_path)?;
+    crate::ops::init_logging(&loaded.config.log_level);
+    for w in &loaded.warnings {
+        tracing::warn!("{w}");
+    }
+    if let Some(f) = &loaded.file {
+        tracing::info!(file = %f.display(), "configuration file");
+    }
+    let config = loaded.config;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(4)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let addr = (config.web_host.as_str(), config.web_port);
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {}:{}", config.web_host, config.web_port))?;
+        run(config, listener, shutdown_signal()).await
+    })
+}
+
+/// `calendarbot config`: print the effective configuration, secrets redacted.
+pub fn config_command(config_path: Option<&Path>) -> anyhow::Result<()> {
+    let loaded = config::load(config_path)?;
+    print!("{}", config::describe(&loaded));
+    Ok(())
+}
