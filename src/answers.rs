@@ -1,1 +1,411 @@
-//! Placeholder: filled by the kiosk-server work (issue 3).
+//! What the API says: pure functions of a [`Snapshot`], "now", a zone and status facts.
+//!
+//! Why it exists: every answer of the JSON API (and, later, of the voice routes) is a plain
+//! function here, with no I/O and no clock of its own. That makes the rules of SPEC §6 easy to
+//! unit-test exactly, lets the server stay a thin router, and keeps any cache in front of these
+//! functions trivially correct: a cache only decides *whether* to recompute, never *what*.
+
+use crate::ics::Occurrence;
+use crate::snapshot::{Snapshot, StatusInner};
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use chrono_tz::Tz;
+use serde::Serialize;
+
+/// Subject keywords that mark a focus-time block (matched case-insensitively).
+pub const FOCUS_KEYWORDS: [&str; 5] = [
+    "focus time",
+    "focus",
+    "deep work",
+    "thinking time",
+    "planning time",
+];
+
+/// Candidates starting within this long of the earliest one compete on "lunch or not".
+pub const LUNCH_GROUPING: Duration = Duration::minutes(30);
+
+/// A subject says "lunch" when it contains the word and is at most this many characters
+/// (CalendarBot's rule: "Lunch" loses, "Lunch with the CEO" is a meeting).
+pub const LUNCH_SUBJECT_MAX_CHARS: usize = 10;
+
+/// RFC 3339 in UTC with `Z` and whole seconds, the API's time format.
+pub fn iso_utc(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// Whether `subject` marks a focus-time block.
+pub fn is_focus_time(subject: &str) -> bool {
+    let s = subject.to_lowercase();
+    FOCUS_KEYWORDS.iter().any(|k| s.contains(k))
+}
+
+/// Whether `subject` is a generic lunch block (short and says "lunch").
+pub fn is_lunch(subject: &str) -> bool {
+    let s = subject.trim().to_lowercase();
+    s.contains("lunch") && s.chars().count() <= LUNCH_SUBJECT_MAX_CHARS
+}
+
+/// The meeting shown by the kiosk (`meeting` of /api/whats-next).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Meeting {
+    /// Occurrence id (stable across refreshes; what /api/skip takes).
+    pub meeting_id: String,
+    /// SUMMARY.
+    pub subject: String,
+    /// DESCRIPTION.
+    pub description: String,
+    /// Attendees in feed order.
+    pub attendees: Vec<String>,
+    /// Start, RFC 3339 UTC.
+    pub start_iso: String,
+    /// End minus start, seconds.
+    pub duration_seconds: i64,
+    /// LOCATION.
+    pub location: String,
+    /// Always empty: kept for compatibility with CalendarBot clients.
+    pub raw_source: String,
+    /// Whole seconds from now until the start (0 when it starts this second).
+    pub seconds_until_start: i64,
+}
+
+/// How close the next meeting is (`status` of /api/whats-next).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NextStatus {
+    /// Human text for the kiosk's status line.
+    pub message: &'static str,
+    /// Starting within 15 minutes (or now).
+    pub is_urgent: bool,
+    /// Starting within 2 minutes.
+    pub is_critical: bool,
+}
+
+/// The whole /api/whats-next answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WhatsNext {
+    /// The next meeting, if any.
+    pub meeting: Option<Meeting>,
+    /// Urgency of that meeting.
+    pub status: NextStatus,
+}
+
+/// Whether `o` can be "the next meeting" at all (SPEC §6 filters).
+fn is_candidate(o: &Occurrence, snap: &Snapshot, now: DateTime<Utc>) -> bool {
+    o.status.is_meeting() && !snap.is_skipped(&o.id, now) && !is_focus_time(&o.subject)
+}
+
+/// Pick the next meeting: the earliest candidate whose start is not before `now`; among the
+/// candidates starting within 30 minutes of it, a non-lunch one beats a lunch one (ties: earlier
+/// start, then id).
+pub fn next_occurrence(
+    snap: &Snapshot,
+    now: DateTime<Utc>,
+    tz: Tz,
+) -> Option<(&Occurrence, DateTime<Utc>)> {
+    let upcoming = || {
+        snap.occurrences
+            .iter()
+            .filter(move |o| is_candidate(o, snap, now))
+            .map(move |o| (o, o.start_utc(tz)))
+            .filter(move |(_, s)| *s >= now)
+    };
+    let earliest = upcoming().map(|(_, s)| s).min()?;
+    upcoming()
+        .filter(|(_, s)| *s <= earliest + LUNCH_GROUPING)
+        .min_by(|(a, sa), (b, sb)| {
+            (is_lunch(&a.subject), sa, &a.id).cmp(&(is_lunch(&b.subject), sb, &b.id))
+        })
+}
+
+/// Status by whole minutes until the start (SPEC §6).
+pub fn status_for(seconds_until_start: Option<i64>) -> NextStatus {
+    let (message, is_urgent, is_critical) = match seconds_until_start {
+        None => ("No meetings scheduled", false, false),
+        Some(s) if s <= 0 => ("Meeting in progress", true, false),
+        Some(s) => match s / 60 {
+            m if m <= 2 => ("Starting very soon", true, true),
+            m if m <= 15 => ("Starting soon", true, false),
+            m if m <= 60 => ("Starting within the hour", false, false),
+            _ => ("Plenty of time", false, false),
+        },
+    };
+    NextStatus {
+        message,
+        is_urgent,
+        is_critical,
+    }
+}
+
+/// The /api/whats-next answer.
+pub fn whats_next(snap: &Snapshot, now: DateTime<Utc>, tz: Tz) -> WhatsNext {
+    whats_next_from(next_occurrence(snap, now, tz), now, tz)
+}
+
+/// The /api/whats-next answer for a chosen meeting (what [`next_occurrence`] returned for
+/// this `now`, possibly remembered by the response cache): only the seconds and the status
+/// depend on the exact second.
+pub fn whats_next_from(
+    choice: Option<(&Occurrence, DateTime<Utc>)>,
+    now: DateTime<Utc>,
+    tz: Tz,
+) -> WhatsNext {
+    let Some((o, start)) = choice else {
+        return WhatsNext {
+            meeting: None,
+            status: status_for(None),
+        };
+    };
+    let seconds_until_start = (start - now).num_seconds();
+    let meeting = Meeting {
+        meeting_id: o.id.clone(),
+        subject: o.subject.clone(),
+        description: o.description.clone(),
+        attendees: o.attendees.clone(),
+        start_iso: iso_utc(start),
+        duration_seconds: (o.end_utc(tz) - start).num_seconds().max(0),
+        location: o.location.clone(),
+        raw_source: String::new(),
+        seconds_until_start,
+    };
+    WhatsNext {
+        meeting: Some(meeting),
+        status: status_for(Some(seconds_until_start)),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// /api/events
+
+/// One occurrence as `calendarbot expand` prints it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EventJson {
+    /// UID.
+    pub uid: String,
+    /// Occurrence id.
+    pub id: String,
+    /// SUMMARY.
+    pub subject: String,
+    /// LOCATION.
+    pub location: String,
+    /// RFC 3339 UTC for timed values, `YYYY-MM-DD` for all-day values.
+    pub start: String,
+    /// Like `start`; exclusive for all-day values.
+    pub end: String,
+    /// Whether the occurrence is all-day.
+    pub all_day: bool,
+    /// busy, tentative, free or cancelled.
+    pub status: crate::ics::Status,
+}
+
+/// The /api/events answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EventsAnswer {
+    /// Window start (inclusive).
+    pub from: String,
+    /// Window end (exclusive).
+    pub to: String,
+    /// How many events follow.
+    pub count: usize,
+    /// Occurrences overlapping the window, sorted by start then id.
+    pub events: Vec<EventJson>,
+}
+
+/// Every occurrence overlapping `[from, to)` (all-day values in `tz`), whatever its status.
+/// A zero-length occurrence overlaps when its start is inside the window.
+pub fn events_in(snap: &Snapshot, from: DateTime<Utc>, to: DateTime<Utc>, tz: Tz) -> EventsAnswer {
+    let mut hits: Vec<(&Occurrence, DateTime<Utc>)> = snap
+        .occurrences
+        .iter()
+        .filter_map(|o| {
+            let (s, e) = (o.start_utc(tz), o.end_utc(tz));
+            let overlaps = s < to && (e > from || (s == e && s >= from));
+            overlaps.then_some((o, s))
+        })
+        .collect();
+    hits.sort_by(|(a, sa), (b, sb)| sa.cmp(sb).then_with(|| a.id.cmp(&b.id)));
+    let events: Vec<EventJson> = hits
+        .into_iter()
+        .map(|(o, _)| EventJson {
+            uid: o.uid.clone(),
+            id: o.id.clone(),
+            subject: o.subject.clone(),
+            location: o.location.clone(),
+            start: crate::ics::cli::format_when(o.start),
+            end: crate::ics::cli::format_when(o.end),
+            all_day: o.all_day(),
+            status: o.status,
+        })
+        .collect();
+    EventsAnswer {
+        from: iso_utc(from),
+        to: iso_utc(to),
+        count: events.len(),
+        events,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// /api/done-for-day is answered by [`crate::voice::done_for_day`]: one implementation of the
+// local-day rules for the JSON route and the voice routes alike.
+
+// ---------------------------------------------------------------------------------------------
+// /api/health
+
+/// Facts about the process that are not in the snapshot or on the board.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessFacts {
+    /// "Now" for ages and staleness (`App::status_now`: advances even under a fixed clock).
+    pub now: DateTime<Utc>,
+    /// "Now" as the calendar answers see it (`App::clock`), shown as `server_time_iso`.
+    pub server_time: DateTime<Utc>,
+    /// When the process started.
+    pub started_at: DateTime<Utc>,
+    /// Process id.
+    pub pid: u32,
+    /// "optimized" or "fallback".
+    pub mode: &'static str,
+    /// Seconds between refreshes (for the staleness rule).
+    pub refresh_interval_secs: u64,
+}
+
+/// `server_status` of /api/health.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ServerStatus {
+    /// Seconds since start.
+    pub uptime_s: i64,
+    /// Process id.
+    pub pid: u32,
+    /// "optimized" or "fallback".
+    pub mode: &'static str,
+}
+
+/// `data_status` of /api/health.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DataStatus {
+    /// Occurrences served (all sources, every status).
+    pub event_count: usize,
+    /// Seconds since the newest successful refresh of any source; null before the first.
+    pub last_refresh_success_age_s: Option<i64>,
+    /// Whether every source has been tried once since start.
+    pub initial_refresh_complete: bool,
+    /// Whether stored or fetched events have been loaded.
+    pub event_window_initialized: bool,
+}
+
+/// One entry of `background_tasks`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TaskHealth {
+    /// Task name.
+    pub name: String,
+    /// What the task last said about itself.
+    pub status: String,
+    /// Seconds since it last reported.
+    pub last_heartbeat_age_s: i64,
+}
+
+/// `display_probe` of /api/health: the kiosk page's heartbeat.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DisplayProbe {
+    /// Last heartbeat, RFC 3339 UTC; null before the first.
+    pub last_render_probe_iso: Option<String>,
+    /// True once a heartbeat arrived; null before the first.
+    pub last_probe_ok: Option<bool>,
+    /// Where the probe came from.
+    pub last_probe_notes: Option<String>,
+}
+
+/// One entry of `sources`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SourceStatus {
+    /// Source name.
+    pub name: String,
+    /// Seconds since its last success; null if never.
+    pub last_success_age_s: Option<i64>,
+    /// Failures since the last success.
+    pub consecutive_failures: u32,
+    /// The last failure, if failing.
+    pub last_error: Option<String>,
+}
+
+/// The /api/health answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Health {
+    /// "ok" or "degraded".
+    pub status: &'static str,
+    /// Now, RFC 3339 UTC.
+    pub server_time_iso: String,
+    /// Process facts.
+    pub server_status: ServerStatus,
+    /// Calendar data facts.
+    pub data_status: DataStatus,
+    /// Background task liveness.
+    pub background_tasks: Vec<TaskHealth>,
+    /// The kiosk page's heartbeat.
+    pub display_probe: DisplayProbe,
+    /// Per-feed health.
+    pub sources: Vec<SourceStatus>,
+}
+
+impl Health {
+    /// Whether the service reports itself healthy (HTTP 200) or not (503).
+    pub fn is_ok(&self) -> bool {
+        self.status == "ok"
+    }
+}
+
+/// The /api/health answer. Degraded: no successful refresh yet and no stored events, or the
+/// newest success is older than 3 refresh intervals.
+pub fn health(snap: &Snapshot, board: &StatusInner, p: &ProcessFacts) -> Health {
+    let age = |t: DateTime<Utc>| (p.now - t).num_seconds().max(0);
+    let newest = board.sources.values().filter_map(|s| s.last_success).max();
+    let event_count = snap.occurrences.len();
+    let stale_after = Duration::seconds(
+        i64::try_from(p.refresh_interval_secs.saturating_mul(3)).unwrap_or(i64::MAX),
+    );
+    let degraded = match newest {
+        None => event_count == 0,
+        Some(t) => p.now - t > stale_after,
+    };
+    Health {
+        status: if degraded { "degraded" } else { "ok" },
+        server_time_iso: iso_utc(p.server_time),
+        server_status: ServerStatus {
+            uptime_s: age(p.started_at),
+            pid: p.pid,
+            mode: p.mode,
+        },
+        data_status: DataStatus {
+            event_count,
+            last_refresh_success_age_s: newest.map(age),
+            initial_refresh_complete: board.initial_refresh_complete,
+            event_window_initialized: board.event_window_initialized,
+        },
+        background_tasks: board
+            .tasks
+            .iter()
+            .map(|(name, t)| TaskHealth {
+                name: name.clone(),
+                status: t.status.clone(),
+                last_heartbeat_age_s: age(t.last_beat),
+            })
+            .collect(),
+        display_probe: DisplayProbe {
+            last_render_probe_iso: board.last_heartbeat.map(iso_utc),
+            last_probe_ok: board.last_heartbeat.map(|_| true),
+            last_probe_notes: board
+                .last_heartbeat
+                .map(|_| "browser-heartbeat".to_string()),
+        },
+        sources: board
+            .sources
+            .values()
+            .map(|s| SourceStatus {
+                name: s.name.clone(),
+                last_success_age_s: s.last_success.map(age),
+                consecutive_failures: s.consecutive_failures,
+                last_error: s.last_error.clone(),
+            })
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

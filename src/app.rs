@@ -8,6 +8,7 @@
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::ics::Occurrence;
+use crate::pipeline::Pipeline;
 use crate::snapshot::{Snapshot, StatusBoard};
 use crate::store::{Store, StoreError};
 use chrono::{DateTime, Duration, Utc};
@@ -33,6 +34,8 @@ pub struct App {
     pub status: Arc<StatusBoard>,
     /// When this process started.
     pub started_at: DateTime<Utc>,
+    /// The optimisation layer: cache, coalescing, fallback mode, monitor (SPEC §7).
+    pub pipeline: Arc<Pipeline>,
     /// When this process started, on the monotonic clock (see [`App::status_now`]).
     started_instant: std::time::Instant,
     /// Per-source occurrences; the snapshot is their merge. Guarded so that two publishers
@@ -52,6 +55,14 @@ impl App {
     /// Build the hub with an empty snapshot; call [`App::load_from_store`] next.
     pub fn new(config: Arc<Config>, clock: Clock, default_tz: chrono_tz::Tz, store: Store) -> Self {
         let (tx, _rx) = watch::channel(Arc::new(Snapshot::default()));
+        let pipeline = Arc::new(Pipeline::new(&config.optimization));
+        let s = store.clone();
+        pipeline.attach_sqlite_stats(move || serde_json::json!(s.pool_stats()));
+        let s = store.clone();
+        pipeline.attach_batch_stats(move || serde_json::json!(s.batch_stats()));
+        for b in store.breakers() {
+            pipeline.attach_breaker(b);
+        }
         App {
             config,
             clock,
@@ -59,6 +70,7 @@ impl App {
             store,
             status: Arc::new(StatusBoard::default()),
             started_at: clock.now(),
+            pipeline,
             started_instant: std::time::Instant::now(),
             parts: Mutex::new(Parts::default()),
             tx,

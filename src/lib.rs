@@ -17,19 +17,28 @@
 //! - [`answers`]: pure functions of a snapshot and "now": what the API says.
 //! - [`server`]: hyper accept loop, routes, embedded kiosk page, limits, graceful shutdown.
 //! - [`demo`]: the built-in demo calendar served when no feed is configured.
+//! - [`pool`]: connection manager: SQLite pool (one writer, readers) and shared HTTP client.
+//! - [`pipeline`]: the optimisation layer: response cache, coalescing, write batching,
+//!   monitor, fallback switch; the plain path beside each part.
+//! - [`fault`]: test-only injected faults (cargo feature `fault-injection`).
 //! - [`ops`]: systemd notification (READY, WATCHDOG gated by a probe, STATUS) and logging.
 //! - [`service`]: assembly: build every part from a config and run until shutdown.
+//! - [`voice`]: the Alexa routes and day-level answers (done for the day, summaries).
 
 pub mod answers;
 pub mod app;
 pub mod clock;
 pub mod config;
 pub mod demo;
+pub mod fault;
 pub mod fetch;
 pub mod ics;
 pub mod ops;
+pub mod pipeline;
+pub mod pool;
 pub mod refresh;
 pub mod server;
 pub mod service;
 pub mod snapshot;
 pub mod store;
+pub mod voice;

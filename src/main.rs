@@ -24,6 +24,8 @@ enum Command {
     Serve,
     /// Print the effective configuration (secrets redacted).
     Config,
+    /// Expand an ICS file into occurrences, printed as JSON lines sorted by start.
+    Expand(calendarbot::ics::cli::ExpandArgs),
 }
 
 fn main() -> ExitCode {
@@ -32,6 +34,7 @@ fn main() -> ExitCode {
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => calendarbot::service::serve_command(config),
         Command::Config => calendarbot::service::config_command(config),
+        Command::Expand(args) => return ExitCode::from(calendarbot::ics::cli::run_expand(&args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

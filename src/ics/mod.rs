@@ -8,8 +8,18 @@
 //! # Layout
 //! - [`parse`]: bytes → events (unfolding, parameters, escapes, bounds).
 //! - [`tz`]: TZID → zone (IANA, Windows/CLDR names, VTIMEZONE-only zones, aliases).
-//! - [`recur`]: events → occurrences inside a window (RRULE, RDATE, EXDATE, overrides).
+//! - [`recur`]: the RRULE engine (wall-clock instances of one rule, with skip-ahead).
+//! - [`event`]: VEVENT → typed event (times, span, busy status, people, rules).
+//! - [`expand`]: events → occurrences inside a window (RDATE, EXDATE, overrides, ids, bounds).
+//! - [`cli`]: the `calendarbot expand` command.
+//!
+//! The semantic decisions (id rule, status mapping, UNTIL repairs, zone resolution order,
+//! bounds) are documented where they are made ([`expand`], [`tz`], [`event`]) and summarised
+//! in docs/engine.md.
 
+pub mod cli;
+pub mod event;
+pub mod expand;
 pub mod parse;
 pub mod recur;
 pub mod tz;
@@ -140,7 +150,7 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            max_occurrences_per_rule: 5_000,
+            max_occurrences_per_rule: 10_000,
             max_occurrences_per_feed: 100_000,
             max_events: 50_000,
             max_subject_chars: 200,
@@ -185,8 +195,52 @@ pub enum IcsError {
 }
 
 /// Parse `bytes` and expand every event into the window of `opts`.
+///
+/// Fails only when the bytes hold no VCALENDAR at all; everything else (bad lines, unknown
+/// zones, invalid rules, bounds) is a warning and the rest of the feed is still expanded.
 pub fn expand_feed(bytes: &[u8], opts: &ExpandOptions) -> Result<Expansion, IcsError> {
-    // Placeholder until the engine lands (issue 2).
-    let _ = (bytes, opts);
-    Err(IcsError::NotACalendar("engine not built yet".into()))
+    let parsed = parse::parse(bytes, &opts.limits);
+    if parsed.calendars.is_empty() {
+        return Err(IcsError::NotACalendar("no BEGIN:VCALENDAR found".into()));
+    }
+    let mut warnings = parsed.warnings;
+    let mut bounds_hit = parsed.bounds_hit;
+    let vtimezones = parsed
+        .calendars
+        .iter()
+        .flat_map(|c| c.children.iter())
+        .filter(|c| c.name == "VTIMEZONE");
+    let mut resolver = tz::Resolver::new(vtimezones, opts.default_tz);
+    let default = resolver.default_zone();
+    let mut events = Vec::new();
+    for (order, c) in parsed
+        .calendars
+        .iter()
+        .flat_map(|c| c.children.iter())
+        .filter(|c| c.name == "VEVENT")
+        .enumerate()
+    {
+        if let Some(ev) = event::read_event(c, order, &opts.limits, &mut resolver, &mut warnings) {
+            events.push(ev);
+        }
+    }
+    warnings.append(&mut resolver.warnings);
+    let mut occurrences = Vec::new();
+    let mut budget = expand::Budget {
+        opts,
+        warnings: &mut warnings,
+        bounds_hit: &mut bounds_hit,
+        produced: 0,
+        steps_left: expand::MAX_FEED_STEPS,
+    };
+    expand::expand_events(events, &default, &mut budget, &mut occurrences);
+    let tz = opts.default_tz;
+    occurrences.sort_by(|a, b| {
+        (a.start_utc(tz), &a.id, a.end_utc(tz)).cmp(&(b.start_utc(tz), &b.id, b.end_utc(tz)))
+    });
+    Ok(Expansion {
+        occurrences,
+        warnings,
+        bounds_hit,
+    })
 }

@@ -1,1 +1,364 @@
-//! Placeholder: filled by the calendar engine work (issue 2).
+//! Bytes → a tree of iCalendar components (RFC 5545 §3.1–3.6), tolerant of real-world feeds.
+//!
+//! Why it exists (instead of a general-purpose parser crate): the kiosk must never lose a whole
+//! calendar because of one bad line, must stay inside hard bounds on hostile input (line
+//! length, nesting, event count) and must be cheap on a Pi Zero 2W. So this parser is a single
+//! pass over the bytes that:
+//! - decodes lossily (invalid UTF-8 becomes U+FFFD), strips a BOM, accepts CRLF, LF or CR;
+//! - unfolds continuation lines (a line starting with a space or a tab);
+//! - splits `NAME;PARAM=a,"b;c":value`, honouring quoted parameter values;
+//! - skips lines it cannot split (no colon, empty name) instead of failing;
+//! - cuts lines longer than [`Limits::max_line_bytes`] and skips components nested deeper than
+//!   [`Limits::max_nesting`], recording a warning for each bound hit.
+//!
+//! Text unescaping (`\n`, `\,`, `\;`, `\\`) is done on demand by [`unescape_text`] because only
+//! TEXT values are escaped (RRULE and dates must not be touched).
+
+use super::Limits;
+
+/// One content line: `NAME;PARAMS:value`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Property {
+    /// Upper-cased property name.
+    pub name: String,
+    /// Parameters in order: upper-cased name, raw values (quotes removed).
+    pub params: Vec<(String, Vec<String>)>,
+    /// The raw value (still escaped for TEXT values).
+    pub value: String,
+}
+
+impl Property {
+    /// The first value of parameter `name` (upper case), if present.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(n, _)| n == name)
+            .and_then(|(_, v)| v.first())
+            .map(String::as_str)
+    }
+}
+
+/// A `BEGIN:X … END:X` block with its properties and sub-components.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Component {
+    /// Upper-cased component name (VCALENDAR, VEVENT, VTIMEZONE, STANDARD, …).
+    pub name: String,
+    /// Properties in feed order.
+    pub props: Vec<Property>,
+    /// Sub-components in feed order.
+    pub children: Vec<Component>,
+}
+
+impl Component {
+    /// The first property called `name` (upper case).
+    pub fn prop(&self, name: &str) -> Option<&Property> {
+        self.props.iter().find(|p| p.name == name)
+    }
+
+    /// Every property called `name` (upper case).
+    pub fn props_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Property> + 'a {
+        self.props.iter().filter(move |p| p.name == name)
+    }
+}
+
+/// The parse result: every top-level VCALENDAR, plus what had to be bounded or skipped.
+#[derive(Debug, Default)]
+pub struct Parsed {
+    /// The VCALENDAR components found (usually one).
+    pub calendars: Vec<Component>,
+    /// Warnings (bounds hit, skipped lines and components).
+    pub warnings: Vec<String>,
+    /// How many bounds were hit.
+    pub bounds_hit: u64,
+}
+
+/// Parse a feed. Never fails: a feed without any VCALENDAR yields an empty `calendars`.
+pub fn parse(bytes: &[u8], limits: &Limits) -> Parsed {
+    let text = String::from_utf8_lossy(bytes);
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    let mut out = Parsed::default();
+    let mut stack: Vec<Component> = Vec::new();
+    // Depth of components being skipped (too deep, or unknown content above the bound).
+    let mut skipping: usize = 0;
+    let mut events_seen: usize = 0;
+    let mut skipped_lines: usize = 0;
+    let mut cut_lines: usize = 0;
+
+    for_each_line(text, limits.max_line_bytes, &mut cut_lines, |raw| {
+        let Some(prop) = split_line(raw) else {
+            if !raw.trim().is_empty() {
+                skipped_lines += 1;
+            }
+            return;
+        };
+        match prop.name.as_str() {
+            "BEGIN" => {
+                let name = prop.value.trim().to_ascii_uppercase();
+                if skipping > 0 {
+                    skipping += 1;
+                    return;
+                }
+                if stack.len() >= limits.max_nesting {
+                    out.bounds_hit += 1;
+                    out.warnings.push(format!(
+                        "component {name} nested deeper than {} levels: skipped",
+                        limits.max_nesting
+                    ));
+                    skipping = 1;
+                    return;
+                }
+                if name == "VEVENT" {
+                    events_seen += 1;
+                    if events_seen == limits.max_events + 1 {
+                        out.bounds_hit += 1;
+                        out.warnings.push(format!(
+                            "more than {} events in the feed: the rest are ignored",
+                            limits.max_events
+                        ));
+                    }
+                    if events_seen > limits.max_events {
+                        skipping = 1;
+                        return;
+                    }
+                }
+                // Outside a VCALENDAR only a VCALENDAR may start.
+                if stack.is_empty() && name != "VCALENDAR" {
+                    skipping = 1;
+                    return;
+                }
+                stack.push(Component {
+                    name,
+                    ..Component::default()
+                });
+            }
+            "END" => {
+                if skipping > 0 {
+                    skipping -= 1;
+                    return;
+                }
+                let name = prop.value.trim().to_ascii_uppercase();
+                // Close up to the matching BEGIN; an END without BEGIN is ignored.
+                if let Some(pos) = stack.iter().rposition(|c| c.name == name) {
+                    while stack.len() > pos + 1 {
+                        let child = stack.pop().expect("non-empty");
+                        attach(&mut stack, &mut out, child);
+                    }
+                    let done = stack.pop().expect("non-empty");
+                    attach(&mut stack, &mut out, done);
+                } else {
+                    skipped_lines += 1;
+                }
+            }
+            _ => {
+                if skipping > 0 {
+                    return;
+                }
+                if let Some(top) = stack.last_mut() {
+                    top.props.push(prop);
+                }
+            }
+        }
+    });
+    // Unterminated components (truncated download): keep what was read.
+    while let Some(c) = stack.pop() {
+        attach(&mut stack, &mut out, c);
+    }
+    if cut_lines > 0 {
+        out.bounds_hit += 1;
+        out.warnings.push(format!(
+            "{cut_lines} line(s) longer than {} bytes were cut",
+            limits.max_line_bytes
+        ));
+    }
+    if skipped_lines > 0 {
+        out.warnings
+            .push(format!("{skipped_lines} malformed line(s) skipped"));
+    }
+    out
+}
+
+fn attach(stack: &mut [Component], out: &mut Parsed, c: Component) {
+    match stack.last_mut() {
+        Some(parent) => parent.children.push(c),
+        None => out.calendars.push(c),
+    }
+}
+
+/// Call `f` with every unfolded logical line. Continuation lines (starting with a space or a
+/// tab) are appended to the previous line; logical lines longer than `max` bytes are cut at a
+/// character boundary and counted in `cut`. Unfolded lines reuse one buffer, so memory stays
+/// at the size of the feed plus the longest line.
+fn for_each_line(text: &str, max: usize, cut: &mut usize, mut f: impl FnMut(&str)) {
+    let mut buf = String::new();
+    let mut over = false;
+    let mut have = false;
+    let mut flush = |buf: &mut String, over: &mut bool, have: &mut bool| {
+        if *have {
+            if *over {
+                *cut += 1;
+            }
+            f(buf);
+        }
+        buf.clear();
+        *over = false;
+        *have = false;
+    };
+    for line in physical_lines(text) {
+        if let Some(tail) = line.strip_prefix([' ', '\t'])
+            && have
+        {
+            push_bounded(&mut buf, tail, max, &mut over);
+            continue;
+        }
+        flush(&mut buf, &mut over, &mut have);
+        if line.is_empty() {
+            continue;
+        }
+        push_bounded(&mut buf, line, max, &mut over);
+        have = true;
+    }
+    flush(&mut buf, &mut over, &mut have);
+}
+
+/// Physical lines, split on CRLF, LF or a lone CR.
+fn physical_lines(text: &str) -> impl Iterator<Item = &str> {
+    let mut rest = text;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let bytes = rest.as_bytes();
+        let i = bytes
+            .iter()
+            .position(|&b| b == b'\n' || b == b'\r')
+            .unwrap_or(bytes.len());
+        let line = &rest[..i];
+        let mut j = i;
+        if j < bytes.len() && bytes[j] == b'\r' {
+            j += 1;
+        }
+        if j < bytes.len() && bytes[j] == b'\n' {
+            j += 1;
+        }
+        rest = &rest[j..];
+        Some(line)
+    })
+}
+
+fn push_bounded(buf: &mut String, s: &str, max: usize, over: &mut bool) {
+    if buf.len() >= max {
+        if !s.is_empty() {
+            *over = true;
+        }
+        return;
+    }
+    let room = max - buf.len();
+    if s.len() <= room {
+        buf.push_str(s);
+    } else {
+        let mut end = room;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        buf.push_str(&s[..end]);
+        *over = true;
+    }
+}
+
+/// Split one unfolded line into name, parameters and value. `None` for a line with no colon
+/// or no name.
+pub fn split_line(line: &str) -> Option<Property> {
+    let bytes = line.as_bytes();
+    // Name: up to ';' or ':'.
+    let mut i = 0;
+    while i < bytes.len() && bytes[i] != b';' && bytes[i] != b':' {
+        i += 1;
+    }
+    if i == bytes.len() {
+        return None;
+    }
+    let name = line[..i].trim();
+    if name.is_empty() {
+        return None;
+    }
+    let name = name.to_ascii_uppercase();
+    let mut params: Vec<(String, Vec<String>)> = Vec::new();
+    while i < bytes.len() && bytes[i] == b';' {
+        i += 1;
+        let pstart = i;
+        while i < bytes.len() && bytes[i] != b'=' && bytes[i] != b';' && bytes[i] != b':' {
+            i += 1;
+        }
+        let pname = line[pstart..i].trim().to_ascii_uppercase();
+        let mut values = Vec::new();
+        if i < bytes.len() && bytes[i] == b'=' {
+            i += 1;
+            loop {
+                if i < bytes.len() && bytes[i] == b'"' {
+                    i += 1;
+                    let vstart = i;
+                    while i < bytes.len() && bytes[i] != b'"' {
+                        i += 1;
+                    }
+                    values.push(line[vstart..i].to_string());
+                    if i < bytes.len() {
+                        i += 1; // closing quote
+                    }
+                    // Tolerate junk between the closing quote and the delimiter.
+                    while i < bytes.len() && !matches!(bytes[i], b',' | b';' | b':') {
+                        i += 1;
+                    }
+                } else {
+                    let vstart = i;
+                    while i < bytes.len() && !matches!(bytes[i], b',' | b';' | b':') {
+                        i += 1;
+                    }
+                    values.push(line[vstart..i].to_string());
+                }
+                if i < bytes.len() && bytes[i] == b',' {
+                    i += 1;
+                    continue;
+                }
+                break;
+            }
+        }
+        if !pname.is_empty() {
+            params.push((pname, values));
+        }
+    }
+    if i >= bytes.len() || bytes[i] != b':' {
+        return None;
+    }
+    Some(Property {
+        name,
+        params,
+        value: line[i + 1..].to_string(),
+    })
+}
+
+/// Undo TEXT escaping (RFC 5545 §3.3.11): `\n`/`\N` → newline, `\,` `\;` `\\` → the character.
+/// An unknown escape keeps the character after the backslash.
+pub fn unescape_text(s: &str) -> String {
+    if !s.contains('\\') {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            match chars.next() {
+                Some('n' | 'N') => out.push('\n'),
+                Some(o) => out.push(o),
+                None => out.push('\\'),
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Split a value list on unescaped commas (EXDATE, RDATE, CATEGORIES).
+pub fn split_list(value: &str) -> impl Iterator<Item = &str> {
+    value.split(',').map(str::trim).filter(|s| !s.is_empty())
+}

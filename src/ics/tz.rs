@@ -1,1 +1,386 @@
-//! Placeholder: filled by the calendar engine work (issue 2).
+//! TZID → zone, and wall-clock ↔ instant conversion with RFC 5545's DST rules.
+//!
+//! Why it exists: feeds name zones in every way imaginable. Google and iCloud use IANA names,
+//! Outlook/Exchange use Windows names ("W. Europe Standard Time") or display names
+//! ("(UTC+01:00) Amsterdam, Berlin, …"), Lightning prefixes them ("/mozilla.org/…/Europe/Berlin"),
+//! and Exchange sometimes invents a zone ("Customized Time Zone") that exists only as the
+//! feed's VTIMEZONE. Resolution order (first hit wins):
+//! 1. the TZID as an IANA name or alias (`chrono-tz`: "Europe/Berlin", "US/Eastern", "GMT");
+//! 2. `calcard`'s resolver: registry prefixes, ~300 Windows and Outlook display names (CLDR);
+//! 3. the VTIMEZONE's `X-LIC-LOCATION` / `X-MICROSOFT-CDO-TZID`;
+//! 4. a zone built from the VTIMEZONE's own STANDARD/DAYLIGHT rules ([`CustomZone`]);
+//! 5. the default zone, with a warning.
+//!
+//! Conversions follow RFC 5545 §3.3.5: a wall-clock time in a DST gap is "interpreted using the
+//! UTC offset before the gap" (so 02:30 on a spring-forward night becomes 03:30), and a time in
+//! a fold (fall-back) is the first of the two instants.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use chrono::{Duration, NaiveDateTime, Offset, TimeZone};
+
+use super::parse::Component;
+use super::recur::{RRule, RuleIter, Until, parse_naive_datetime};
+
+/// A resolved zone.
+#[derive(Debug, Clone)]
+pub enum Zone {
+    /// UTC (`Z` values).
+    Utc,
+    /// An IANA zone.
+    Iana(chrono_tz::Tz),
+    /// A zone that exists only as a VTIMEZONE in the feed.
+    Custom(Arc<CustomZone>),
+}
+
+impl PartialEq for Zone {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Zone::Utc, Zone::Utc) => true,
+            (Zone::Iana(a), Zone::Iana(b)) => a == b,
+            (Zone::Custom(a), Zone::Custom(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+}
+
+/// A zone built from VTIMEZONE observances: a sorted list of transitions.
+#[derive(Debug, Clone)]
+pub struct CustomZone {
+    /// The TZID, for messages.
+    pub name: String,
+    /// Offset (seconds east of UTC) before the first transition.
+    initial: i32,
+    /// (UTC instant of the transition, offset after it), sorted.
+    transitions: Vec<(NaiveDateTime, i32)>,
+}
+
+impl CustomZone {
+    fn offset_at(&self, utc: NaiveDateTime) -> i32 {
+        match self.transitions.partition_point(|(t, _)| *t <= utc) {
+            0 => self.initial,
+            i => self.transitions[i - 1].1,
+        }
+    }
+
+    fn to_utc(&self, local: NaiveDateTime) -> NaiveDateTime {
+        let lo = local - Duration::hours(30);
+        let hi = local + Duration::hours(30);
+        let mut offsets = vec![self.offset_at(lo)];
+        let a = self.transitions.partition_point(|(t, _)| *t < lo);
+        let b = self.transitions.partition_point(|(t, _)| *t <= hi);
+        for (_, o) in &self.transitions[a..b] {
+            if !offsets.contains(o) {
+                offsets.push(*o);
+            }
+        }
+        let mut valid: Vec<NaiveDateTime> = offsets
+            .iter()
+            .map(|o| local - Duration::seconds(i64::from(*o)))
+            .filter(|u| {
+                let off = self.offset_at(*u);
+                *u + Duration::seconds(i64::from(off)) == local
+            })
+            .collect();
+        valid.sort();
+        if let Some(first) = valid.first() {
+            return *first;
+        }
+        // In a gap: use the offset before the transition that caused it.
+        for i in a..b {
+            let (t, after) = self.transitions[i];
+            let before = if i == 0 {
+                self.initial
+            } else {
+                self.transitions[i - 1].1
+            };
+            let gap_start = t + Duration::seconds(i64::from(before));
+            let gap_end = t + Duration::seconds(i64::from(after));
+            if local >= gap_start && local < gap_end {
+                return local - Duration::seconds(i64::from(before));
+            }
+        }
+        local - Duration::seconds(i64::from(offsets[0]))
+    }
+}
+
+impl Zone {
+    /// The UTC instant (as a naive UTC date-time) of wall-clock `local` in this zone: a time in
+    /// a fold is its first instant, a time in a gap uses the offset before the gap.
+    pub fn to_utc(&self, local: NaiveDateTime) -> NaiveDateTime {
+        match self {
+            Zone::Utc => local,
+            Zone::Iana(tz) => match tz.from_local_datetime(&local) {
+                chrono::LocalResult::Single(t) => t.naive_utc(),
+                chrono::LocalResult::Ambiguous(a, b) => a.naive_utc().min(b.naive_utc()),
+                chrono::LocalResult::None => {
+                    let probe = local - Duration::hours(15);
+                    let before = tz.offset_from_utc_datetime(&probe).fix().local_minus_utc();
+                    local - Duration::seconds(i64::from(before))
+                }
+            },
+            Zone::Custom(c) => c.to_utc(local),
+        }
+    }
+
+    /// The wall-clock time in this zone of a UTC instant.
+    pub fn to_local(&self, utc: NaiveDateTime) -> NaiveDateTime {
+        match self {
+            Zone::Utc => utc,
+            Zone::Iana(tz) => tz.from_utc_datetime(&utc).naive_local(),
+            Zone::Custom(c) => utc + Duration::seconds(i64::from(c.offset_at(utc))),
+        }
+    }
+
+    /// A short name for messages.
+    pub fn name(&self) -> String {
+        match self {
+            Zone::Utc => "UTC".into(),
+            Zone::Iana(tz) => tz.name().to_string(),
+            Zone::Custom(c) => format!("{} (from VTIMEZONE)", c.name),
+        }
+    }
+}
+
+/// Resolves TZIDs against the feed's VTIMEZONEs, caching each answer.
+pub struct Resolver<'a> {
+    vtimezones: HashMap<String, &'a Component>,
+    cache: HashMap<String, Zone>,
+    default: chrono_tz::Tz,
+    /// Warnings about zones that fell back to the default.
+    pub warnings: Vec<String>,
+}
+
+impl<'a> Resolver<'a> {
+    /// A resolver over the VTIMEZONE components of a feed.
+    pub fn new(
+        vtimezones: impl IntoIterator<Item = &'a Component>,
+        default: chrono_tz::Tz,
+    ) -> Self {
+        let mut map = HashMap::new();
+        for c in vtimezones {
+            if let Some(p) = c.prop("TZID") {
+                map.entry(clean_tzid(&p.value).to_string()).or_insert(c);
+            }
+        }
+        Resolver {
+            vtimezones: map,
+            cache: HashMap::new(),
+            default,
+            warnings: Vec::new(),
+        }
+    }
+
+    /// The default zone (floating times).
+    pub fn default_zone(&self) -> Zone {
+        Zone::Iana(self.default)
+    }
+
+    /// Resolve a TZID (see the module docs for the order).
+    pub fn resolve(&mut self, tzid: &str) -> Zone {
+        let key = clean_tzid(tzid);
+        if let Some(z) = self.cache.get(key) {
+            return z.clone();
+        }
+        let z = self.resolve_uncached(key);
+        self.cache.insert(key.to_string(), z.clone());
+        z
+    }
+
+    fn resolve_uncached(&mut self, tzid: &str) -> Zone {
+        let vtz = self.vtimezones.get(tzid).copied();
+        let named = resolve_name(tzid);
+        // A "(UTC+01:00) Somewhere" name calcard only understood as a fixed offset loses DST;
+        // prefer the feed's own definition then.
+        let fixed_guess =
+            matches!(named, Some(tz) if tz.name().starts_with("Etc/")) && tzid.starts_with('(');
+        if let Some(tz) = named
+            && !(fixed_guess && vtz.is_some())
+        {
+            return iana_or_utc(tz);
+        }
+        if let Some(c) = vtz {
+            for key in ["X-LIC-LOCATION", "X-MICROSOFT-CDO-TZID"] {
+                if let Some(p) = c.prop(key) {
+                    let v = clean_tzid(&p.value);
+                    let tz = if key == "X-MICROSOFT-CDO-TZID" {
+                        match calcard::common::timezone::Tz::from_ms_cdo_zone_id(v) {
+                            Some(calcard::common::timezone::Tz::Tz(tz)) => Some(tz),
+                            _ => None,
+                        }
+                    } else {
+                        resolve_name(v)
+                    };
+                    if let Some(tz) = tz {
+                        return iana_or_utc(tz);
+                    }
+                }
+            }
+            if let Some(cz) = build_custom(tzid, c) {
+                return Zone::Custom(Arc::new(cz));
+            }
+        }
+        if let Some(tz) = named {
+            return iana_or_utc(tz);
+        }
+        self.warnings.push(format!(
+            "unknown time zone {tzid:?}: using the default zone {}",
+            self.default.name()
+        ));
+        Zone::Iana(self.default)
+    }
+}
+
+fn iana_or_utc(tz: chrono_tz::Tz) -> Zone {
+    if tz == chrono_tz::Tz::UTC {
+        Zone::Utc
+    } else {
+        Zone::Iana(tz)
+    }
+}
+
+fn clean_tzid(s: &str) -> &str {
+    s.trim().trim_matches('"').trim()
+}
+
+/// IANA names and aliases, then calcard's resolver (prefixes, Windows and display names).
+pub fn resolve_name(name: &str) -> Option<chrono_tz::Tz> {
+    let name = clean_tzid(name);
+    if name.is_empty() {
+        return None;
+    }
+    if let Ok(tz) = chrono_tz::Tz::from_str(name) {
+        return Some(tz);
+    }
+    match calcard::common::timezone::Tz::from_str(name) {
+        Ok(calcard::common::timezone::Tz::Tz(tz)) => Some(tz),
+        _ => {
+            // Case-insensitive IANA match ("europe/berlin").
+            chrono_tz::TZ_VARIANTS
+                .iter()
+                .find(|tz| tz.name().eq_ignore_ascii_case(name))
+                .copied()
+        }
+    }
+}
+
+fn parse_offset(v: &str) -> Option<i32> {
+    let v = v.trim();
+    let (sign, rest) = match v.as_bytes().first()? {
+        b'+' => (1, &v[1..]),
+        b'-' => (-1, &v[1..]),
+        _ => (1, v),
+    };
+    if rest.len() < 4 || !rest.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let h: i32 = rest[0..2].parse().ok()?;
+    let m: i32 = rest[2..4].parse().ok()?;
+    let s: i32 = if rest.len() >= 6 {
+        rest[4..6].parse().ok()?
+    } else {
+        0
+    };
+    if h > 26 {
+        return None;
+    }
+    Some(sign * (h * 3600 + m * 60 + s))
+}
+
+/// Build a zone from STANDARD/DAYLIGHT observances, transitions from 1900 to 2200.
+fn build_custom(tzid: &str, c: &Component) -> Option<CustomZone> {
+    let lo = chrono::NaiveDate::from_ymd_opt(1900, 1, 1)?.and_hms_opt(0, 0, 0)?;
+    let hi = chrono::NaiveDate::from_ymd_opt(2200, 1, 1)?.and_hms_opt(0, 0, 0)?;
+    let mut transitions: Vec<(NaiveDateTime, i32, i32)> = Vec::new();
+    for obs in &c.children {
+        if obs.name != "STANDARD" && obs.name != "DAYLIGHT" {
+            continue;
+        }
+        let Some(from) = obs
+            .prop("TZOFFSETFROM")
+            .and_then(|p| parse_offset(&p.value))
+        else {
+            continue;
+        };
+        let Some(to) = obs.prop("TZOFFSETTO").and_then(|p| parse_offset(&p.value)) else {
+            continue;
+        };
+        let Some(start) = obs
+            .prop("DTSTART")
+            .and_then(|p| parse_naive_datetime(p.value.trim().trim_end_matches('Z')))
+        else {
+            continue;
+        };
+        // Observance onsets are wall-clock times in the offset in force before them.
+        let to_utc = |local: NaiveDateTime| local - Duration::seconds(i64::from(from));
+        transitions.push((to_utc(start), from, to));
+        for p in obs.props_named("RDATE") {
+            for v in super::parse::split_list(&p.value) {
+                if let Some(d) = parse_naive_datetime(v.trim_end_matches('Z')) {
+                    transitions.push((to_utc(d), from, to));
+                }
+            }
+        }
+        if let Some(rule) = obs.prop("RRULE").and_then(|p| RRule::parse(&p.value).ok()) {
+            let mut it = RuleIter::new(&rule, start);
+            it.set_horizon(hi);
+            if rule.count.is_none() {
+                it.seek(lo);
+            }
+            let mut n = 0u64;
+            for local in it.by_ref() {
+                n += 1;
+                if rule.count.is_some_and(|c| n > c) || local > hi || n > 2000 {
+                    break;
+                }
+                let utc = to_utc(local);
+                let past_until = match rule.until {
+                    Some(Until::Utc(u)) => utc > u,
+                    Some(Until::Local(u)) => local > u,
+                    Some(Until::Date(d)) => local.date() > d,
+                    None => false,
+                };
+                if past_until {
+                    break;
+                }
+                transitions.push((utc, from, to));
+            }
+        }
+    }
+    if transitions.is_empty() {
+        return None;
+    }
+    transitions.sort_by_key(|t| t.0);
+    transitions.dedup_by_key(|t| t.0);
+    let initial = transitions[0].1;
+    Some(CustomZone {
+        name: tzid.to_string(),
+        initial,
+        transitions: transitions.into_iter().map(|(t, _, to)| (t, to)).collect(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_and_display_names_resolve() {
+        assert_eq!(
+            resolve_name("W. Europe Standard Time"),
+            Some(chrono_tz::Europe::Berlin)
+        );
+        assert_eq!(
+            resolve_name("Pacific Standard Time"),
+            Some(chrono_tz::America::Los_Angeles)
+        );
+        assert_eq!(
+            resolve_name("/mozilla.org/20050126_1/Europe/Berlin"),
+            Some(chrono_tz::Europe::Berlin)
+        );
+        assert_eq!(resolve_name("US/Eastern"), Some(chrono_tz::US::Eastern));
+        assert_eq!(resolve_name("Customized Time Zone"), None);
+    }
+}

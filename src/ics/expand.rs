@@ -1,0 +1,579 @@
+//! Events → occurrences in a window: series expansion, EXDATE/RDATE, overrides, ids, bounds.
+//!
+//! Why it exists: this is where RFC 5545's recurrence semantics meet real feeds. Decisions
+//! (also in docs/engine.md):
+//! - **Wall clock.** Rules run on the wall clock of DTSTART's zone ([`super::recur`]); each
+//!   instance is then converted to an instant (gap → offset before the gap, fold → first).
+//! - **DTSTART is the first instance** even when it does not match its rule, and it counts
+//!   towards COUNT (RFC 5545 §3.3.10 "The DTSTART property value always counts as the first
+//!   occurrence").
+//! - **UNTIL repairs.** `…Z` is an inclusive instant (Google's `T235959Z`, Outlook's exact
+//!   instant); a local UNTIL (iCloud) is wall-clock in DTSTART's zone; a DATE UNTIL with a
+//!   DATE-TIME start covers that whole local day; with an all-day start the date part counts.
+//! - **EXDATE / RECURRENCE-ID** match an instance by instant for timed series (any zone form),
+//!   by date for all-day series; an EXDATE given as a DATE on a timed series removes that day.
+//! - **Overrides** replace exactly their slot; several for one slot: highest SEQUENCE, then the
+//!   last one. A slot's override is shown even when moved far away (into or out of the window
+//!   independently of the slot). RANGE=THISANDFUTURE shifts and restyles every later instance.
+//!   An override without master is a single event. Duplicate masters: highest SEQUENCE, then last.
+//! - **Ids.** A single event and an override: the UID (SPEC §5 and the CalendarBot fixtures).
+//!   An expanded instance: `UID_YYYYMMDDTHHMMSS` of its UTC start (all-day: its date, T000000).
+//! - **Efficiency and bounds.** Rules seek to the window instead of walking from DTSTART when
+//!   COUNT does not force counting (or when each period yields one instance, so counting is
+//!   arithmetic). Per-rule instances, rule steps and per-feed occurrences are bounded; a bound
+//!   hit is a warning, and what was produced up to it is kept.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
+
+use super::event::{Event, RDate, Span, Time};
+use super::recur::{RuleIter, Until};
+use super::tz::Zone;
+use super::{ExpandOptions, Occurrence, When, when_utc};
+
+/// Period steps one rule may take before it is stopped (runaway rules that match nothing).
+const MAX_RULE_STEPS: u64 = 500_000;
+/// Period steps all rules of one feed may take together.
+pub const MAX_FEED_STEPS: u64 = 4_000_000;
+
+/// Identity of a slot in a series: an instant for timed series, a date for all-day ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Key {
+    At(NaiveDateTime),
+    Day(NaiveDate),
+}
+
+/// One generated instance of a series.
+#[derive(Debug, Clone)]
+struct Slot {
+    key: Key,
+    /// Wall-clock start in the series zone (dates at 00:00).
+    local: NaiveDateTime,
+    /// Explicit end (RDATE PERIOD).
+    end: Option<Time>,
+}
+
+/// Shared counters for one feed.
+pub struct Budget<'a> {
+    /// Options of this expansion.
+    pub opts: &'a ExpandOptions,
+    /// Warnings so far.
+    pub warnings: &'a mut Vec<String>,
+    /// Bounds hit so far.
+    pub bounds_hit: &'a mut u64,
+    /// Occurrences produced so far.
+    pub produced: usize,
+    /// Rule steps left for this feed (starts at [`MAX_FEED_STEPS`]).
+    pub steps_left: u64,
+}
+
+impl Budget<'_> {
+    fn hit(&mut self, msg: String) {
+        *self.bounds_hit += 1;
+        self.warnings.push(msg);
+    }
+}
+
+/// Expand every event of one feed into `out`.
+pub fn expand_events(
+    events: Vec<Event>,
+    default: &Zone,
+    budget: &mut Budget<'_>,
+    out: &mut Vec<Occurrence>,
+) {
+    // Masters: highest SEQUENCE, then last. Overrides grouped by UID.
+    let mut masters: HashMap<String, Event> = HashMap::new();
+    let mut overrides: HashMap<String, Vec<Event>> = HashMap::new();
+    for ev in events {
+        if ev.recurrence_id.is_some() {
+            overrides.entry(ev.uid.clone()).or_default().push(ev);
+            continue;
+        }
+        match masters.get(&ev.uid) {
+            Some(old) if old.sequence > ev.sequence => {}
+            _ => {
+                masters.insert(ev.uid.clone(), ev);
+            }
+        }
+    }
+    let mut masters: Vec<Event> = masters.into_values().collect();
+    masters.sort_by_key(|e| e.order);
+    let feed_cap = budget.opts.limits.max_occurrences_per_feed;
+    for m in masters {
+        if budget.produced >= feed_cap {
+            break;
+        }
+        let ovs = overrides.remove(&m.uid).unwrap_or_default();
+        expand_series(&m, ovs, default, budget, out);
+    }
+    // Overrides whose master is missing: single events.
+    let mut orphans: Vec<(String, Vec<Event>)> = overrides.into_iter().collect();
+    orphans.sort_by_key(|(_, v)| v.iter().map(|e| e.order).min().unwrap_or(0));
+    for (_, ovs) in orphans {
+        let mut best: HashMap<Key, Event> = HashMap::new();
+        for o in ovs {
+            let zone = o.start.zone_or(default).clone();
+            let key = rid_key(o.recurrence_id.as_ref().expect("override"), false, &zone);
+            pick_latest(&mut best, key, o);
+        }
+        let mut list: Vec<Event> = best.into_values().collect();
+        list.sort_by_key(|e| e.order);
+        for o in list {
+            emit_single(&o, default, true, budget, out);
+        }
+    }
+}
+
+fn pick_latest(map: &mut HashMap<Key, Event>, key: Key, ev: Event) {
+    match map.get(&key) {
+        Some(old) if old.sequence > ev.sequence => {}
+        _ => {
+            map.insert(key, ev);
+        }
+    }
+}
+
+fn rid_key(rid: &Time, all_day_series: bool, zone: &Zone) -> Key {
+    match rid {
+        Time::Date(d) => Key::Day(*d),
+        Time::DateTime { local, zone: z } => {
+            if all_day_series {
+                // A date-time RECURRENCE-ID on an all-day series names the day.
+                let z = z.as_ref().unwrap_or(zone);
+                Key::Day(z.to_local(z.to_utc(*local)).date())
+            } else {
+                Key::At(z.as_ref().unwrap_or(zone).to_utc(*local))
+            }
+        }
+    }
+}
+
+fn utc_dt(n: NaiveDateTime) -> DateTime<Utc> {
+    DateTime::from_naive_utc_and_offset(n, Utc)
+}
+
+/// The occurrence of `ev` starting at wall-clock `local` in `zone` (timed) or on a date.
+fn occurrence_at(
+    ev: &Event,
+    start: &Time,
+    end_override: Option<&Time>,
+    zone: &Zone,
+    default: &Zone,
+    id: String,
+    recurring: bool,
+) -> Occurrence {
+    let (s, e) = match start {
+        Time::Date(d) => {
+            let end = match end_override {
+                Some(t) => t.local().date(),
+                None => *d + Duration::days(all_day_len(ev)),
+            };
+            let end = if end <= *d {
+                *d + Duration::days(1)
+            } else {
+                end
+            };
+            (When::AllDay(*d), When::AllDay(end))
+        }
+        Time::DateTime { .. } => {
+            let z = start.zone_or(zone);
+            let su = start.utc(zone);
+            let eu = match end_override {
+                Some(t) => t.utc(z),
+                None => timed_end(ev, su, z, default),
+            };
+            let eu = eu.max(su);
+            (When::Timed(utc_dt(su)), When::Timed(utc_dt(eu)))
+        }
+    };
+    Occurrence {
+        uid: ev.uid.clone(),
+        id,
+        subject: ev.summary.clone(),
+        description: ev.description.clone(),
+        location: ev.location.clone(),
+        start: s,
+        end: e,
+        status: ev.status,
+        attendees: ev.attendees.clone(),
+        organizer: ev.organizer.clone(),
+        recurring,
+    }
+}
+
+/// Days an all-day event lasts (at least one).
+fn all_day_len(ev: &Event) -> i64 {
+    let start = ev.start.local().date();
+    let days = match (&ev.end, ev.duration) {
+        (Some(e), _) => (e.local().date() - start).num_days(),
+        (None, Some(d)) => d.days + d.secs.div_euclid(86_400),
+        (None, None) => 1,
+    };
+    days.max(1)
+}
+
+/// End instant of a timed occurrence starting at instant `su` in zone `z`.
+///
+/// RFC 5545 §3.8.5.3: with DTEND every instance lasts the master's *exact* duration (DTEND's
+/// instant minus DTSTART's); with DURATION the days are nominal (added on the wall clock) and
+/// the rest exact. No end: zero length.
+fn timed_end(ev: &Event, su: NaiveDateTime, z: &Zone, default: &Zone) -> NaiveDateTime {
+    match (&ev.end, ev.duration) {
+        (Some(end), _) => {
+            let ctx = ev.start.zone_or(default);
+            su + (end.utc(ctx) - ev.start.utc(ctx))
+        }
+        (None, Some(Span { days, secs })) => {
+            let base = if days != 0 {
+                z.to_utc(z.to_local(su) + Duration::days(days))
+            } else {
+                su
+            };
+            base + Duration::seconds(secs)
+        }
+        (None, None) => su,
+    }
+}
+
+fn in_window(o: &Occurrence, opts: &ExpandOptions) -> bool {
+    let s = when_utc(o.start, opts.default_tz);
+    let e = when_utc(o.end, opts.default_tz);
+    if e > s {
+        e > opts.from && s < opts.to
+    } else {
+        s >= opts.from && s < opts.to
+    }
+}
+
+fn push(o: Occurrence, budget: &mut Budget<'_>, out: &mut Vec<Occurrence>) {
+    if !in_window(&o, budget.opts) {
+        return;
+    }
+    let cap = budget.opts.limits.max_occurrences_per_feed;
+    if budget.produced >= cap {
+        if budget.produced == cap {
+            budget.hit(format!(
+                "more than {cap} occurrences in the feed: the rest are dropped"
+            ));
+            budget.produced += 1;
+        }
+        return;
+    }
+    budget.produced += 1;
+    out.push(o);
+}
+
+fn emit_single(
+    ev: &Event,
+    default: &Zone,
+    recurring: bool,
+    budget: &mut Budget<'_>,
+    out: &mut Vec<Occurrence>,
+) {
+    let zone = ev.start.zone_or(default).clone();
+    let o = occurrence_at(
+        ev,
+        &ev.start,
+        ev.end.as_ref().filter(|_| ev.start.is_date()),
+        &zone,
+        default,
+        ev.uid.clone(),
+        recurring,
+    );
+    push(o, budget, out);
+}
+
+fn slot_id(uid: &str, o: &Occurrence) -> String {
+    match o.start {
+        When::Timed(t) => format!("{uid}_{}", t.format("%Y%m%dT%H%M%S")),
+        When::AllDay(d) => format!("{uid}_{}T000000", d.format("%Y%m%d")),
+    }
+}
+
+/// Upper bound of an occurrence's length (RDATE periods included), for widening the window
+/// in which slots are generated: a slot starting before the window may still overlap it.
+fn span_estimate(ev: &Event, default: &Zone) -> Duration {
+    let ctx = ev.start.zone_or(default);
+    let hour = Duration::hours(1);
+    let base = match (&ev.end, ev.duration) {
+        // Exact durations need no slack; all-day spans are nominal days (25 h across DST).
+        (Some(e), _) if ev.start.is_date() => (e.local() - ev.start.local()).abs() + hour,
+        (Some(e), _) => (e.utc(ctx) - ev.start.utc(ctx)).abs(),
+        (None, Some(s)) => {
+            let slack = if s.days != 0 {
+                hour * 2
+            } else {
+                Duration::zero()
+            };
+            Duration::days(s.days.abs()) + Duration::seconds(s.secs.abs()) + slack
+        }
+        (None, None) if ev.start.is_date() => Duration::days(1) + hour,
+        (None, None) => Duration::zero(),
+    };
+    let periods = ev
+        .rdates
+        .iter()
+        .filter_map(|r| match r {
+            RDate::Period(s, e) => Some((e.utc(ctx) - s.utc(ctx)).abs() + hour * 25),
+            RDate::At(_) => None,
+        })
+        .max()
+        .unwrap_or_else(Duration::zero);
+    base.max(periods)
+}
+
+fn expand_series(
+    m: &Event,
+    ovs: Vec<Event>,
+    default: &Zone,
+    budget: &mut Budget<'_>,
+    out: &mut Vec<Occurrence>,
+) {
+    let all_day = m.start.is_date();
+    // All-day series live on the default zone's calendar.
+    let zone = if all_day {
+        default.clone()
+    } else {
+        m.start.zone_or(default).clone()
+    };
+    // Overrides by slot: highest SEQUENCE, then last.
+    let mut best: HashMap<Key, Event> = HashMap::new();
+    for o in ovs {
+        let key = rid_key(o.recurrence_id.as_ref().expect("override"), all_day, &zone);
+        pick_latest(&mut best, key, o);
+    }
+    let mut ovs: Vec<(Key, Event)> = best.into_iter().collect();
+    ovs.sort_by_key(|(k, _)| *k);
+
+    if !m.is_recurring() {
+        // A single event; an override naming its own start replaces it.
+        let own = rid_key(&Time::clone(&m.start), all_day, &zone);
+        if !ovs.iter().any(|(k, _)| *k == own) {
+            emit_single(m, default, false, budget, out);
+        }
+        for (_, o) in &ovs {
+            emit_single(o, default, true, budget, out);
+        }
+        return;
+    }
+
+    // Future-range overrides: (slot key, shift, override).
+    let futures: Vec<(Key, Duration, &Event)> = ovs
+        .iter()
+        .filter(|(_, o)| o.this_and_future)
+        .map(|(k, o)| {
+            let rid = o.recurrence_id.as_ref().expect("override");
+            let shift = if all_day {
+                o.start.local() - rid.local()
+            } else {
+                o.start.utc(&zone) - rid.utc(&zone)
+            };
+            (*k, shift, o)
+        })
+        .collect();
+    let max_shift = futures
+        .iter()
+        .map(|(_, s, _)| s.abs())
+        .max()
+        .unwrap_or_else(Duration::zero);
+    let lo = budget.opts.from.naive_utc() - span_estimate(m, default) - max_shift;
+    let hi = budget.opts.to.naive_utc() + max_shift;
+
+    let slots = generate(m, &zone, all_day, lo, hi, budget);
+    let replaced: HashSet<Key> = ovs.iter().map(|(k, _)| *k).collect();
+
+    for slot in slots {
+        if replaced.contains(&slot.key) {
+            continue;
+        }
+        let start = if all_day {
+            Time::Date(slot.local.date())
+        } else {
+            Time::DateTime {
+                local: slot.local,
+                zone: Some(zone.clone()),
+            }
+        };
+        // The latest THISANDFUTURE override at or before this slot restyles and shifts it.
+        let fut = futures.iter().rev().find(|(k, _, _)| *k <= slot.key);
+        let mut o = match fut {
+            None => occurrence_at(
+                m,
+                &start,
+                slot.end.as_ref(),
+                &zone,
+                default,
+                String::new(),
+                true,
+            ),
+            Some((_, shift, ov)) => {
+                let moved = match &start {
+                    Time::Date(d) => Time::Date(*d + *shift),
+                    Time::DateTime { .. } => Time::DateTime {
+                        local: zone.to_local(start.utc(&zone) + *shift),
+                        zone: Some(zone.clone()),
+                    },
+                };
+                let mut o = occurrence_at(ov, &moved, None, &zone, default, String::new(), true);
+                o.uid = m.uid.clone();
+                o
+            }
+        };
+        o.id = slot_id(&m.uid, &o);
+        push(o, budget, out);
+    }
+    for (_, o) in &ovs {
+        emit_single(o, default, true, budget, out);
+    }
+}
+
+/// All slots of a series that may touch [lo, hi) (UTC), EXDATEs removed, in any order.
+fn generate(
+    m: &Event,
+    zone: &Zone,
+    all_day: bool,
+    lo: NaiveDateTime,
+    hi: NaiveDateTime,
+    budget: &mut Budget<'_>,
+) -> Vec<Slot> {
+    let per_rule = budget.opts.limits.max_occurrences_per_rule;
+    let dtstart = m.start.local();
+    let key_of = |local: NaiveDateTime| -> Key {
+        if all_day {
+            Key::Day(local.date())
+        } else {
+            Key::At(zone.to_utc(local))
+        }
+    };
+    let utc_of = |local: NaiveDateTime| -> NaiveDateTime { zone.to_utc(local) };
+    let mut slots: Vec<Slot> = Vec::new();
+    let mut seen: HashSet<Key> = HashSet::new();
+    let mut add = |slots: &mut Vec<Slot>, local: NaiveDateTime, end: Option<Time>| {
+        let k = key_of(local);
+        if seen.insert(k) {
+            slots.push(Slot { key: k, local, end });
+        }
+    };
+    let in_range = |local: NaiveDateTime| {
+        let u = utc_of(local);
+        u >= lo && u < hi
+    };
+    // DTSTART is always an instance.
+    if in_range(dtstart) {
+        add(&mut slots, dtstart, None);
+    }
+    // Wall-clock bounds for seeking and stopping; a few hours of slack cover DST shifts.
+    let local_lo = zone.to_local(lo) - Duration::hours(3);
+    let local_hi = zone.to_local(hi) + Duration::hours(3);
+    let mut bound_msgs: Vec<String> = Vec::new();
+    for rule in &m.rrules {
+        let mut it = RuleIter::new(rule, dtstart);
+        it.set_horizon(local_hi);
+        let mut remaining: Option<u64> = rule.count;
+        if rule.count.is_none() || rule.one_per_period() {
+            let skipped = it.seek(local_lo);
+            if let Some(r) = remaining.as_mut() {
+                *r = r.saturating_sub(skipped);
+            }
+        }
+        let mut first = true;
+        let mut kept = 0usize;
+        // COUNT includes DTSTART: when DTSTART is not an instance of the rule, it takes one.
+        let mut dtstart_extra = false;
+        let max_steps = MAX_RULE_STEPS.min(budget.steps_left);
+        while let Some(local) = it.next() {
+            if it.steps > max_steps {
+                bound_msgs.push(format!(
+                    "event {:?}: rule stopped after {max_steps} steps",
+                    m.uid
+                ));
+                break;
+            }
+            if first {
+                first = false;
+                if rule.count.is_some() && !rule.one_per_period() && local != dtstart {
+                    dtstart_extra = true;
+                }
+            }
+            if let Some(r) = remaining.as_mut() {
+                let need = if dtstart_extra { 2 } else { 1 };
+                if *r < need {
+                    break;
+                }
+                *r -= 1;
+            }
+            let past_until = match rule.until {
+                None => false,
+                Some(Until::Utc(u)) => {
+                    if all_day {
+                        local.date() > u.date()
+                    } else {
+                        utc_of(local) > u
+                    }
+                }
+                Some(Until::Local(u)) => {
+                    if all_day {
+                        local.date() > u.date()
+                    } else {
+                        local > u
+                    }
+                }
+                Some(Until::Date(d)) => local.date() > d,
+            };
+            if past_until || local > local_hi {
+                break;
+            }
+            if local < local_lo || !in_range(local) {
+                continue;
+            }
+            kept += 1;
+            if kept > per_rule {
+                bound_msgs.push(format!(
+                    "event {:?}: more than {per_rule} occurrences from one rule: the rest are dropped",
+                    m.uid
+                ));
+                break;
+            }
+            add(&mut slots, local, None);
+        }
+        budget.steps_left = budget.steps_left.saturating_sub(it.steps);
+    }
+    for msg in bound_msgs {
+        budget.hit(msg);
+    }
+    for r in &m.rdates {
+        let (start, end) = match r {
+            RDate::At(t) => (t, None),
+            RDate::Period(s, e) => (s, Some(e.clone())),
+        };
+        let local = match (start, all_day) {
+            (Time::Date(d), false) => d.and_time(dtstart.time()),
+            (Time::Date(d), true) => d.and_time(chrono::NaiveTime::MIN),
+            (t, true) => t.local().date().and_time(chrono::NaiveTime::MIN),
+            (t, false) => zone.to_local(t.utc(zone)),
+        };
+        if in_range(local) {
+            add(&mut slots, local, end);
+        }
+    }
+    if !m.exdates.is_empty() {
+        let mut ex_keys: HashSet<Key> = HashSet::new();
+        let mut ex_days: HashSet<NaiveDate> = HashSet::new();
+        for x in &m.exdates {
+            match (x, all_day) {
+                (Time::Date(d), _) => {
+                    ex_days.insert(*d);
+                }
+                (t, true) => {
+                    ex_days.insert(t.local().date());
+                }
+                (t, false) => {
+                    ex_keys.insert(Key::At(t.utc(zone)));
+                }
+            }
+        }
+        slots.retain(|s| !ex_keys.contains(&s.key) && !ex_days.contains(&s.local.date()));
+    }
+    slots
+}

@@ -1,0 +1,319 @@
+//! The HTTP API of SPEC §6 over real HTTP (the real server on 127.0.0.1, a real SQLite store):
+//! - every route answers with the documented status and JSON shape;
+//! - unknown routes are 404, wrong methods 405 (with Allow), bad input 400, all as
+//!   `{"error": "..."}`;
+//! - /api/whats-next picks the next meeting and honours skips; DELETE /api/skip and
+//!   GET /api/clear_skips bring it back;
+//! - a skip is persisted: the real binary restarted on the same data directory still skips it;
+//! - a browser heartbeat shows in /api/health's display probe;
+//! - /api/events and /api/done-for-day honour their query parameters;
+//! - shutdown is graceful: `serve` returns once the shutdown future resolves.
+
+mod support;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use support::{InProcess, client, meeting};
+
+const NOW: &str = "2025-11-05T15:00:00Z";
+
+fn sample() -> InProcess {
+    InProcess::start(
+        vec![
+            meeting(
+                "m1",
+                "Standup",
+                "2025-11-05T16:00:00Z",
+                "2025-11-05T16:15:00Z",
+            ),
+            meeting(
+                "m2",
+                "Planning",
+                "2025-11-05T18:00:00Z",
+                "2025-11-05T19:00:00Z",
+            ),
+        ],
+        NOW,
+    )
+}
+
+fn get(s: &InProcess, path: &str) -> (StatusCode, Value) {
+    let r = client().get(s.url(path)).send().unwrap();
+    let status = r.status();
+    let ct = r.headers()["content-type"].to_str().unwrap().to_string();
+    assert!(ct.starts_with("application/json"), "{path}: {ct}");
+    (status, r.json().unwrap())
+}
+
+#[test]
+fn whats_next_skip_and_clear() {
+    let s = sample();
+    let (st, v) = get(&s, "/api/whats-next");
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(v["meeting"]["meeting_id"], "m1");
+    assert_eq!(v["meeting"]["seconds_until_start"], 3600);
+    assert_eq!(v["status"]["message"], "Starting within the hour");
+
+    let r = client()
+        .post(s.url("/api/skip"))
+        .json(&json!({"meeting_id": "m1"}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let v: Value = r.json().unwrap();
+    assert_eq!(v, json!({"skipped_until": "2025-11-06T15:00:00Z"}));
+    let (_, v) = get(&s, "/api/whats-next");
+    assert_eq!(v["meeting"]["meeting_id"], "m2");
+
+    let r = client().delete(s.url("/api/skip")).send().unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        r.json::<Value>().unwrap(),
+        json!({"cleared": true, "count": 1})
+    );
+    let (_, v) = get(&s, "/api/whats-next");
+    assert_eq!(v["meeting"]["meeting_id"], "m1");
+
+    client()
+        .post(s.url("/api/skip"))
+        .json(&json!({"meeting_id": "m2"}))
+        .send()
+        .unwrap();
+    let (st, v) = get(&s, "/api/clear_skips");
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(
+        v,
+        json!({"cleared": true, "count": 1, "message": "Cleared 1 skipped meetings"})
+    );
+}
+
+#[test]
+fn skip_rejects_bad_input() {
+    let s = sample();
+    let c = client();
+    for body in [
+        "not json",
+        "{}",
+        r#"{"meeting_id": ""}"#,
+        r#"{"meeting_id": 7}"#,
+        "[]",
+    ] {
+        let r = c
+            .post(s.url("/api/skip"))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{body}");
+        let v: Value = r.json().unwrap();
+        assert!(
+            v["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{body}: {v}"
+        );
+    }
+}
+
+#[test]
+fn errors_are_json_with_the_right_status() {
+    let s = sample();
+    let c = client();
+    let r = c.get(s.url("/nope")).send().unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        r.json::<Value>().unwrap(),
+        json!({"error": "not found: /nope"})
+    );
+
+    let r = c.post(s.url("/api/whats-next")).send().unwrap();
+    assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(r.headers()["allow"], "GET, HEAD");
+    assert!(r.json::<Value>().unwrap()["error"].is_string());
+
+    let r = c.get(s.url("/api/skip")).send().unwrap();
+    assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(r.headers()["allow"], "POST, DELETE");
+
+    let r = c.get(s.url("/api/browser-heartbeat")).send().unwrap();
+    assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+
+    // HEAD works wherever GET does, without a body.
+    let r = c.head(s.url("/api/whats-next")).send().unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.bytes().unwrap().is_empty());
+
+    for bad in [
+        "/api/events?from=yesterday",
+        "/api/events?from=2025-11-05T00:00:00Z&to=2025-11-04T00:00:00Z",
+        "/api/events?from=2025-01-01&to=2026-12-31",
+        "/api/done-for-day?tz=Mars%2FOlympus",
+    ] {
+        let (st, v) = get(&s, bad);
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{bad}");
+        assert!(v["error"].is_string(), "{bad}");
+    }
+}
+
+#[test]
+fn heartbeat_shows_in_health() {
+    let s = sample();
+    let (st, v) = get(&s, "/api/health");
+    // Stored events but no refresh yet: ok (SPEC §6).
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(v["status"], "ok");
+    assert_eq!(v["display_probe"]["last_render_probe_iso"], Value::Null);
+    assert_eq!(v["server_status"]["pid"], std::process::id());
+    assert_eq!(v["server_status"]["mode"], "optimized");
+    assert_eq!(v["data_status"]["event_count"], 2);
+
+    let r = client()
+        .post(s.url("/api/browser-heartbeat"))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        r.json::<Value>().unwrap(),
+        json!({"status": "ok", "timestamp": NOW})
+    );
+    let (_, v) = get(&s, "/health");
+    assert_eq!(v["display_probe"]["last_render_probe_iso"], NOW);
+    assert_eq!(v["display_probe"]["last_probe_ok"], true);
+    // The heartbeat is persisted too.
+    assert_eq!(
+        s.app.store.state("last_heartbeat").unwrap().as_deref(),
+        Some("2025-11-05T15:00:00+00:00")
+    );
+}
+
+#[test]
+fn health_is_503_when_degraded() {
+    let s = InProcess::start(vec![], NOW);
+    let (st, v) = get(&s, "/api/health");
+    assert_eq!(st, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(v["status"], "degraded");
+    let (_, v) = get(&s, "/api/whats-next");
+    assert_eq!(
+        v,
+        json!({"meeting": null, "status": {"message": "No meetings scheduled",
+        "is_urgent": false, "is_critical": false}})
+    );
+}
+
+#[test]
+fn events_and_done_for_day() {
+    let s = sample();
+    let (st, v) = get(&s, "/api/events");
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(v["from"], NOW);
+    assert_eq!(v["to"], "2025-11-12T15:00:00Z");
+    assert_eq!(v["count"], 2);
+    assert_eq!(
+        v["events"][0],
+        json!({"uid": "m1", "id": "m1", "subject": "Standup", "location": "Room 4",
+            "start": "2025-11-05T16:00:00Z", "end": "2025-11-05T16:15:00Z",
+            "all_day": false, "status": "busy"})
+    );
+    let (_, v) = get(&s, "/api/events?from=2025-11-05T17:00:00Z&to=2025-11-06");
+    assert_eq!(v["count"], 1);
+    assert_eq!(v["events"][0]["id"], "m2");
+
+    let (st, v) = get(&s, "/api/done-for-day?tz=America%2FNew_York");
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(v["tz"], "America/New_York");
+    assert_eq!(v["has_meetings_today"], true);
+    assert_eq!(v["last_meeting_end_iso"], "2025-11-05T19:00:00Z");
+    assert_eq!(v["last_meeting_end_local_iso"], "2025-11-05T14:00:00-05:00");
+    let (_, v) = get(&s, "/api/done-for-day");
+    assert_eq!(v["tz"], "UTC");
+}
+
+#[test]
+fn page_is_served() {
+    let s = sample();
+    let r = client().get(s.url("/")).send().unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let body = r.text().unwrap();
+    assert!(body.contains(r#"<meta name="calendarbot-ready" content="1">"#));
+    assert!(body.contains("STARTS IN"));
+}
+
+#[test]
+fn shutdown_returns() {
+    let s = sample();
+    let c = client();
+    assert_eq!(c.get(s.url("/api/health")).send().unwrap().status(), 200);
+    let addr = s.addr;
+    let t0 = std::time::Instant::now();
+    s.stop().unwrap();
+    // An idle keep-alive connection does not hold shutdown for the grace period.
+    assert!(
+        t0.elapsed() < std::time::Duration::from_secs(4),
+        "{:?}",
+        t0.elapsed()
+    );
+    assert!(std::net::TcpStream::connect(addr).is_err());
+}
+
+#[test]
+fn skip_survives_a_restart_of_the_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    let feed = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/calendarbot/daily-recurring.ics");
+    let env = [
+        ("CALENDARBOT_ICS_URL", format!("file://{}", feed.display())),
+        ("CALENDARBOT_TEST_TIME", "2025-11-03T16:00:00Z".to_string()),
+    ];
+    let first = "daily-recurring-202511-001@example.com_20251103T170000";
+    let second = "daily-recurring-202511-001@example.com_20251104T170000";
+    let next = |b: &support::Binary| -> Value {
+        client()
+            .get(b.url("/api/whats-next"))
+            .send()
+            .unwrap()
+            .json::<Value>()
+            .unwrap()["meeting"]["meeting_id"]
+            .clone()
+    };
+    let mut b = support::Binary::start(dir.path(), &env);
+    assert_eq!(next(&b), first);
+    let r = client()
+        .post(b.url("/api/skip"))
+        .json(&json!({"meeting_id": first}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(next(&b), second);
+    let r = client()
+        .post(b.url("/api/browser-heartbeat"))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let h: Value = client()
+        .get(b.url("/api/health"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(h["display_probe"]["last_probe_ok"], true);
+    assert_eq!(
+        h["display_probe"]["last_render_probe_iso"],
+        "2025-11-03T16:00:00Z"
+    );
+    assert_eq!(h["status"], "ok");
+    assert!(b.stop().is_some_and(|s| s.success()), "{}", b.log());
+
+    let mut b = support::Binary::start(dir.path(), &env);
+    assert_eq!(next(&b), second, "the skip was lost across a restart");
+    let r = client().delete(b.url("/api/skip")).send().unwrap();
+    assert_eq!(
+        r.json::<Value>().unwrap(),
+        json!({"cleared": true, "count": 1})
+    );
+    assert_eq!(next(&b), first);
+    b.stop();
+}
