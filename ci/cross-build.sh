@@ -5,7 +5,8 @@
 #   - an aarch64 ELF, stripped (no .symtab), at most 8 MB;
 #   - needs no glibc symbol version newer than GLIBC_2.36;
 #   - starts under qemu-user (`calendarbot --version`).
-# Output: target/aarch64-unknown-linux-gnu/release/calendarbot (tests/cross.rs then compares
+# Output: target/aarch64-unknown-linux-gnu/release/calendarbot (built with the size-tuned "pi"
+# profile; CALENDARBOT_CROSS_PROFILE=release builds the plain release profile instead) (tests/cross.rs then compares
 # its behaviour with the host build under qemu-user).
 #
 # usage: ci/cross-build.sh
@@ -21,11 +22,18 @@ GLIBC_FLOOR=2.36
 
 ensure_cross_tools
 
-log "cargo build --release --target $CALENDARBOT_TARGET"
+# Cargo profile "pi" = release tuned for size (Cargo.toml); the result is copied to the
+# conventional release path, which image/build.sh, ci/boot-test.sh and tests/cross.rs read.
+PROFILE=${CALENDARBOT_CROSS_PROFILE:-pi}
+log "cargo build --profile $PROFILE --target $CALENDARBOT_TARGET"
 start=$(date +%s)
-cargo build --release --locked --target "$CALENDARBOT_TARGET"
+cargo build --profile "$PROFILE" --locked --target "$CALENDARBOT_TARGET"
 build_s=$(($(date +%s) - start))
 bin=target/$CALENDARBOT_TARGET/release/calendarbot
+if [ "$PROFILE" != release ]; then
+    mkdir -p "$(dirname "$bin")"
+    cp -f "target/$CALENDARBOT_TARGET/$PROFILE/calendarbot" "$bin"
+fi
 
 file_out=$(file -b "$bin" 2>/dev/null || true)
 machine=$(od -An -tx1 -j18 -N2 "$bin" | tr -d ' \n')

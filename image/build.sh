@@ -8,7 +8,6 @@
 #
 # usage: image/build.sh BASE_IMG BINARY OUT_IMG
 #   writes OUT_IMG and OUT_IMG.manifest.json (version, git commit, sha256 of binary and image)
-#   CALENDARBOT_IMAGE_ANY_ARCH=1 accepts a non-aarch64 BINARY (tests of the image mechanics).
 set -euo pipefail
 [ "$#" -eq 3 ] || { echo "usage: $0 BASE_IMG BINARY OUT_IMG" >&2; exit 64; }
 base=$1 binary=$2 out=$3
@@ -22,7 +21,7 @@ ensure_image_tools
 [ -f "$binary" ] || die "no binary $binary"
 # ELF e_machine (bytes 18-19, little endian): 0xb7 = AArch64. Refuse to ship anything else.
 machine=$(od -An -tx1 -j18 -N2 "$binary" | tr -d ' \n')
-if [ "$machine" != b700 ] && [ "${CALENDARBOT_IMAGE_ANY_ARCH:-0}" != 1 ]; then
+if [ "$machine" != b700 ]; then
     die "$binary is not an aarch64 ELF binary (e_machine $machine); build it with ci/cross-build.sh"
 fi
 

@@ -44,7 +44,9 @@ fn host() -> Command {
 }
 
 fn expand(mut cmd: Command, file: &Path, from: &str, to: &str) -> Output {
-    cmd.arg("expand").arg(file).args(["--from", from, "--to", to]);
+    cmd.arg("expand")
+        .arg(file)
+        .args(["--from", from, "--to", to]);
     cmd.output().expect("spawn expand")
 }
 
@@ -61,10 +63,22 @@ fn assert_same_expansion(bin: &Path, file: &Path, from: &str, to: &str) -> Strin
         host_s.as_secs_f64(),
         qemu_s.as_secs_f64()
     );
-    assert!(h.status.success(), "host expand failed: {}", String::from_utf8_lossy(&h.stderr));
-    assert!(a.status.success(), "aarch64 expand failed: {}", String::from_utf8_lossy(&a.stderr));
+    assert!(
+        h.status.success(),
+        "host expand failed: {}",
+        String::from_utf8_lossy(&h.stderr)
+    );
+    assert!(
+        a.status.success(),
+        "aarch64 expand failed: {}",
+        String::from_utf8_lossy(&a.stderr)
+    );
     let out = String::from_utf8(h.stdout).expect("UTF-8 output");
-    assert_eq!(out, String::from_utf8_lossy(&a.stdout), "aarch64 output differs from host");
+    assert_eq!(
+        out,
+        String::from_utf8_lossy(&a.stdout),
+        "aarch64 output differs from host"
+    );
     assert!(!out.trim().is_empty(), "no occurrences at all");
     out
 }
@@ -73,9 +87,17 @@ fn assert_same_expansion(bin: &Path, file: &Path, from: &str, to: &str) -> Strin
 fn expand_dst_fixture_is_identical_on_aarch64() {
     let Some(bin) = aarch64_binary() else { return };
     let fixture = repo().join("tests/fixtures/calendarbot/recurring-dst-crossing-weekly.ics");
-    let out = assert_same_expansion(&bin, &fixture, "2025-10-01T00:00:00Z", "2025-12-01T00:00:00Z");
+    let out = assert_same_expansion(
+        &bin,
+        &fixture,
+        "2025-10-01T00:00:00Z",
+        "2025-12-01T00:00:00Z",
+    );
     // 09:00 America/Los_Angeles: 16:00Z before the fall-back on 2025-11-02, 17:00Z after.
-    assert!(out.contains("T16:00:00Z") && out.contains("T17:00:00Z"), "no DST shift:\n{out}");
+    assert!(
+        out.contains("T16:00:00Z") && out.contains("T17:00:00Z"),
+        "no DST shift:\n{out}"
+    );
 }
 
 #[test]
@@ -83,13 +105,17 @@ fn expand_benchmark_feed_is_identical_on_aarch64() {
     let Some(bin) = aarch64_binary() else { return };
     let dir = tempfile::tempdir().unwrap();
     let feed = dir.path().join("bench.ics");
-    let gen = Command::new("python3")
+    let made = Command::new("python3")
         .arg(repo().join("tools/gen_large_ics.py"))
         .arg(&feed)
         .args(["--anchor", "2026-03-02"])
         .output()
         .expect("python3");
-    assert!(gen.status.success(), "{}", String::from_utf8_lossy(&gen.stderr));
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
     let out = assert_same_expansion(&bin, &feed, "2026-02-23T00:00:00Z", "2026-04-06T00:00:00Z");
     println!("benchmark feed: {} occurrences", out.lines().count());
 }
@@ -108,14 +134,21 @@ impl Drop for Server {
 fn serve_answers_health_under_qemu_user() {
     let Some(bin) = aarch64_binary() else { return };
     let data = tempfile::tempdir().unwrap();
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let fixture = repo().join("tests/fixtures/calendarbot/recurring-dst-crossing-weekly.ics");
     let mut cmd = qemu(&bin);
     cmd.arg("serve")
         .env("CALENDARBOT_WEB_HOST", "127.0.0.1")
         .env("CALENDARBOT_WEB_PORT", port.to_string())
         .env("CALENDARBOT_DATA_DIR", data.path())
-        .env("CALENDARBOT_ICS_URL", format!("file://{}", fixture.display()))
+        .env(
+            "CALENDARBOT_ICS_URL",
+            format!("file://{}", fixture.display()),
+        )
         .env("CALENDARBOT_TEST_TIME", "2025-10-19T15:00:00Z")
         .env_remove("CALENDARBOT_CONFIG")
         .env_remove("NOTIFY_SOCKET")
