@@ -161,6 +161,17 @@ pub fn spawn_watchdog(app: Arc<App>) -> Option<tokio::task::JoinHandle<()>> {
     })))
 }
 
+/// Give freed heap memory back to the kernel (glibc keeps it otherwise). Called after a
+/// refresh replaced the calendar: the old one and the parse's scratch space are free by then,
+/// and on a 512 MB Pi under a memory cgroup limit resident memory is what counts.
+pub fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free memory of the allocator; it has no preconditions.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 /// Where log lines go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogTarget {

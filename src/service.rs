@@ -78,6 +78,14 @@ pub async fn run(
         let (config, feeds) = (config.clone(), feeds.clone());
         tokio::task::spawn_blocking(move || build_app(config, &feeds)).await??
     };
+    let o = &config.optimization;
+    tracing::info!(
+        flags = ?app.pipeline.flags(),
+        deadline_ms = o.deadline_ms,
+        fallback_threshold = o.fallback_threshold,
+        recovery_secs = o.recovery_secs,
+        "optimisation layer"
+    );
     // A start after an unclean exit runs on the plain path for the recovery period.
     {
         let app = app.clone();

@@ -297,7 +297,8 @@ impl ServiceMode {
     pub fn forced(&self) -> Option<String> {
         let mut g = self.lock();
         match &g.forced {
-            Some((_, Some(until))) if Instant::now() >= *until => {
+            Some((why, Some(until))) if Instant::now() >= *until => {
+                tracing::info!(was = %why, "fallback period over; back on the optimised path");
                 g.forced = None;
                 None
             }
