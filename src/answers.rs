@@ -5,7 +5,7 @@
 //! unit-test exactly, lets the server stay a thin router, and keeps any cache in front of these
 //! functions trivially correct: a cache only decides *whether* to recompute, never *what*.
 
-use crate::ics::{Occurrence, When};
+use crate::ics::Occurrence;
 use crate::snapshot::{Snapshot, StatusInner};
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use chrono_tz::Tz;
@@ -136,7 +136,18 @@ pub fn status_for(seconds_until_start: Option<i64>) -> NextStatus {
 
 /// The /api/whats-next answer.
 pub fn whats_next(snap: &Snapshot, now: DateTime<Utc>, tz: Tz) -> WhatsNext {
-    let Some((o, start)) = next_occurrence(snap, now, tz) else {
+    whats_next_from(next_occurrence(snap, now, tz), now, tz)
+}
+
+/// The /api/whats-next answer for a chosen meeting (what [`next_occurrence`] returned for
+/// this `now`, possibly remembered by the response cache): only the seconds and the status
+/// depend on the exact second.
+pub fn whats_next_from(
+    choice: Option<(&Occurrence, DateTime<Utc>)>,
+    now: DateTime<Utc>,
+    tz: Tz,
+) -> WhatsNext {
+    let Some((o, start)) = choice else {
         return WhatsNext {
             meeting: None,
             status: status_for(None),
@@ -197,13 +208,6 @@ pub struct EventsAnswer {
     pub events: Vec<EventJson>,
 }
 
-fn when_text(w: When) -> String {
-    match w {
-        When::Timed(t) => iso_utc(t),
-        When::AllDay(d) => d.format("%Y-%m-%d").to_string(),
-    }
-}
-
 /// Every occurrence overlapping `[from, to)` (all-day values in `tz`), whatever its status.
 /// A zero-length occurrence overlaps when its start is inside the window.
 pub fn events_in(snap: &Snapshot, from: DateTime<Utc>, to: DateTime<Utc>, tz: Tz) -> EventsAnswer {
@@ -224,8 +228,8 @@ pub fn events_in(snap: &Snapshot, from: DateTime<Utc>, to: DateTime<Utc>, tz: Tz
             id: o.id.clone(),
             subject: o.subject.clone(),
             location: o.location.clone(),
-            start: when_text(o.start),
-            end: when_text(o.end),
+            start: crate::ics::cli::format_when(o.start),
+            end: crate::ics::cli::format_when(o.end),
             all_day: o.all_day(),
             status: o.status,
         })

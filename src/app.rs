@@ -8,6 +8,7 @@
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::ics::Occurrence;
+use crate::pipeline::Pipeline;
 use crate::snapshot::{Snapshot, StatusBoard};
 use crate::store::{Store, StoreError};
 use chrono::{DateTime, Duration, Utc};
@@ -33,6 +34,8 @@ pub struct App {
     pub status: Arc<StatusBoard>,
     /// When this process started.
     pub started_at: DateTime<Utc>,
+    /// The optimisation layer: cache, coalescing, fallback mode, monitor (SPEC §7).
+    pub pipeline: Arc<Pipeline>,
     /// When this process started, on the monotonic clock (see [`App::status_now`]).
     started_instant: std::time::Instant,
     /// Per-source occurrences; the snapshot is their merge. Guarded so that two publishers
@@ -43,7 +46,11 @@ pub struct App {
 
 #[derive(Debug, Default)]
 struct Parts {
+    /// Each source's occurrences, sorted like the snapshot (start, then id).
     per_source: BTreeMap<String, Arc<Vec<Occurrence>>>,
+    /// Their merge, rebuilt only when a source changes (a skip reuses it). With one source
+    /// (the usual kiosk) it *is* that source's vector: one copy of the calendar in memory.
+    merged: Arc<Vec<Occurrence>>,
     skips: Arc<HashMap<String, DateTime<Utc>>>,
     version: u64,
 }
@@ -52,6 +59,14 @@ impl App {
     /// Build the hub with an empty snapshot; call [`App::load_from_store`] next.
     pub fn new(config: Arc<Config>, clock: Clock, default_tz: chrono_tz::Tz, store: Store) -> Self {
         let (tx, _rx) = watch::channel(Arc::new(Snapshot::default()));
+        let pipeline = Arc::new(Pipeline::new(&config.optimization));
+        let s = store.clone();
+        pipeline.attach_sqlite_stats(move || serde_json::json!(s.pool_stats()));
+        let s = store.clone();
+        pipeline.attach_batch_stats(move || serde_json::json!(s.batch_stats()));
+        for b in store.breakers() {
+            pipeline.attach_breaker(b);
+        }
         App {
             config,
             clock,
@@ -59,6 +74,7 @@ impl App {
             store,
             status: Arc::new(StatusBoard::default()),
             started_at: clock.now(),
+            pipeline,
             started_instant: std::time::Instant::now(),
             parts: Mutex::new(Parts::default()),
             tx,
@@ -95,8 +111,16 @@ impl App {
         let skips = self.store.load_skips(self.clock.now())?;
         let mut p = self.lock();
         let any = !windows.is_empty();
-        p.per_source = windows.into_iter().map(|(k, v)| (k, Arc::new(v))).collect();
+        let tz = self.default_tz;
+        p.per_source = windows
+            .into_iter()
+            .map(|(k, mut v)| {
+                sort_occurrences(&mut v, tz);
+                (k, Arc::new(v))
+            })
+            .collect();
         p.skips = Arc::new(skips);
+        remerge(&mut p, tz);
         self.publish(&mut p);
         drop(p);
         if any {
@@ -106,13 +130,17 @@ impl App {
     }
 
     /// Replace the occurrences of one source (already saved to the store by the caller).
-    pub fn set_source_occurrences(&self, source: &str, occurrences: Vec<Occurrence>) {
+    pub fn set_source_occurrences(&self, source: &str, mut occurrences: Vec<Occurrence>) {
+        sort_occurrences(&mut occurrences, self.default_tz);
         let mut p = self.lock();
         p.per_source
             .insert(source.to_string(), Arc::new(occurrences));
+        remerge(&mut p, self.default_tz);
         self.publish(&mut p);
         drop(p);
         self.status.update(|s| s.event_window_initialized = true);
+        // The previous calendar and the parse's scratch memory were just freed.
+        crate::ops::release_free_memory();
     }
 
     /// Skip an occurrence for 24 h: persisted first, then published. Returns the skip's end.
@@ -152,22 +180,33 @@ impl App {
 
     fn publish(&self, p: &mut Parts) {
         p.version += 1;
-        let tz = self.default_tz;
-        let mut all: Vec<Occurrence> = p
-            .per_source
-            .values()
-            .flat_map(|v| v.iter().cloned())
-            .collect();
-        all.sort_by(|a, b| {
-            a.start_utc(tz)
-                .cmp(&b.start_utc(tz))
-                .then_with(|| a.id.cmp(&b.id))
-        });
         let snap = Snapshot {
             version: p.version,
-            occurrences: Arc::new(all),
+            occurrences: p.merged.clone(),
             skips: p.skips.clone(),
         };
         self.tx.send_replace(Arc::new(snap));
     }
+}
+
+/// The snapshot's order: start (all-day values at midnight in `tz`), then id.
+fn sort_occurrences(v: &mut [Occurrence], tz: chrono_tz::Tz) {
+    v.sort_by_cached_key(|o| (o.start_utc(tz), o.id.clone()));
+}
+
+/// Rebuild the merged list after a source changed.
+fn remerge(p: &mut Parts, tz: chrono_tz::Tz) {
+    p.merged = match p.per_source.len() {
+        0 => Arc::new(Vec::new()),
+        1 => p.per_source.values().next().cloned().unwrap_or_default(),
+        _ => {
+            let mut all: Vec<Occurrence> = p
+                .per_source
+                .values()
+                .flat_map(|v| v.iter().cloned())
+                .collect();
+            sort_occurrences(&mut all, tz);
+            Arc::new(all)
+        }
+    };
 }

@@ -169,4 +169,44 @@ mod tests {
         // Same anchor, same text (so refreshes skip the parse).
         assert_eq!(text, feed(anchor, chrono_tz::Europe::Berlin));
     }
+
+    #[test]
+    fn the_engine_expands_the_demo() {
+        let anchor = Utc.with_ymd_and_hms(2025, 11, 5, 7, 0, 0).unwrap();
+        let tz = chrono_tz::Europe::Berlin;
+        let opts = crate::ics::ExpandOptions {
+            default_tz: tz,
+            from: anchor - Duration::days(7),
+            to: anchor + Duration::days(365),
+            limits: crate::ics::Limits::default(),
+        };
+        let exp = crate::ics::expand_feed(feed(anchor, tz).as_bytes(), &opts).unwrap();
+        assert!(exp.warnings.is_empty(), "{:?}", exp.warnings);
+        let review = exp
+            .occurrences
+            .iter()
+            .find(|o| o.subject == "Design review")
+            .unwrap();
+        assert_eq!(review.start_utc(tz), anchor + Duration::minutes(25));
+        let standups: Vec<_> = exp
+            .occurrences
+            .iter()
+            .filter(|o| o.subject == "Daily standup")
+            .collect();
+        // From 7 days before the anchor's date to the end of the window: one a day.
+        assert!(standups.len() >= 365, "{}", standups.len());
+        // 09:30 in Berlin (CET, UTC+1) on the anchor's date.
+        assert!(
+            standups
+                .iter()
+                .any(|o| o.start_utc(tz) == Utc.with_ymd_and_hms(2025, 11, 5, 8, 30, 0).unwrap())
+        );
+        let all_day = exp
+            .occurrences
+            .iter()
+            .find(|o| o.subject == "Office open day")
+            .unwrap();
+        assert!(all_day.all_day());
+        assert_eq!(all_day.status, crate::ics::Status::Free);
+    }
 }

@@ -12,8 +12,11 @@
 //! with the current time, so an unchanged calendar would otherwise be re-parsed every refresh.
 
 use crate::config::{FetchConfig, SourceAuth, SourceConfig};
+use crate::pipeline::fallback::{FallbackSettings, Part};
+use crate::pool::http::{BuildClient, HttpLease, HttpPool};
 use rand::Rng;
 use sha2::{Digest, Sha256};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
 
@@ -21,6 +24,10 @@ use tokio::io::AsyncReadExt;
 pub const USER_AGENT: &str = concat!("calendarbot/", env!("CARGO_PKG_VERSION"));
 /// Longest wait between two retries.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// A streamed body is held in memory up to this size; past it, it goes to a spool file until
+/// it is complete (or passes the cap), so a body that turns out too large never costs more
+/// memory than this.
+pub const SPOOL_THRESHOLD: usize = 4 * 1024 * 1024;
 
 /// Why a fetch failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -124,26 +131,50 @@ pub struct Fetched {
     pub hash: String,
 }
 
-/// Hands out the HTTP client. Today: one pooled client for the whole process (keep-alive, two
-/// idle connections per host). The optimisation layer's plain path (a fresh client per fetch)
-/// plugs in here without touching the callers.
+/// Hands out the HTTP client through the connection manager ([`crate::pool::http`]): the one
+/// shared, pooled client (keep-alive, two idle connections per host), or — when `http_pool` is
+/// off or the shared client keeps failing — a fresh client per fetch (the plain path). Each
+/// fetch holds a lease named after its source, so a hung fetch is logged by name.
 #[derive(Debug, Clone)]
 pub struct ClientProvider {
-    pooled: reqwest::Client,
+    pool: HttpPool,
 }
 
 impl ClientProvider {
-    /// Build the pooled client from the fetch settings.
+    /// The pooled client from the fetch settings (the optimised path, with default breaker).
     pub fn new(cfg: &FetchConfig) -> Result<ClientProvider, FetchError> {
-        Ok(ClientProvider {
-            pooled: build_client(cfg)?,
-        })
+        ClientProvider::with_options(cfg, true, FallbackSettings::default())
     }
 
-    /// The client to use for one fetch.
-    pub fn client(&self) -> reqwest::Client {
-        // reqwest::Client is an Arc inside: clones share the pool.
-        self.pooled.clone()
+    /// Pooled (`pooled`) or fresh-per-fetch clients, with the given breaker settings.
+    pub fn with_options(
+        cfg: &FetchConfig,
+        pooled: bool,
+        fallback: FallbackSettings,
+    ) -> Result<ClientProvider, FetchError> {
+        let c = cfg.clone();
+        let build: BuildClient = Arc::new(move || build_client(&c).map_err(|e| e.to_string()));
+        let leak_threshold = Duration::from_secs(cfg.timeout_secs.saturating_add(5));
+        let pool = HttpPool::new(
+            build,
+            pooled,
+            fallback.breaker(Part::HttpPool),
+            leak_threshold,
+        )
+        .map_err(FetchError::Network)?;
+        Ok(ClientProvider { pool })
+    }
+
+    /// The client for one fetch of `source`.
+    pub fn lease(&self, source: &str) -> Result<HttpLease, FetchError> {
+        self.pool
+            .lease(&format!("fetch:{source}"))
+            .map_err(FetchError::Network)
+    }
+
+    /// The connection manager's HTTP side (stats, health, leak check).
+    pub fn pool(&self) -> &HttpPool {
+        &self.pool
     }
 }
 
@@ -168,6 +199,7 @@ fn build_client(cfg: &FetchConfig) -> Result<reqwest::Client, FetchError> {
 pub struct Fetcher {
     clients: ClientProvider,
     cfg: FetchConfig,
+    spool_dir: std::path::PathBuf,
 }
 
 impl Fetcher {
@@ -176,7 +208,28 @@ impl Fetcher {
         Ok(Fetcher {
             clients: ClientProvider::new(&cfg)?,
             cfg,
+            spool_dir: std::env::temp_dir(),
         })
+    }
+
+    /// A fetcher whose clients come from `clients` (pooled or fresh, per `[optimization]`).
+    pub fn with_clients(cfg: FetchConfig, clients: ClientProvider) -> Fetcher {
+        Fetcher {
+            clients,
+            cfg,
+            spool_dir: std::env::temp_dir(),
+        }
+    }
+
+    /// The client provider (the connection manager's HTTP side).
+    pub fn clients(&self) -> &ClientProvider {
+        &self.clients
+    }
+
+    /// Spool large streamed bodies into `dir` (the data directory) instead of the temp dir.
+    pub fn with_spool_dir(mut self, dir: &std::path::Path) -> Fetcher {
+        self.spool_dir = dir.to_path_buf();
+        self
     }
 
     /// The settings in force.
@@ -228,7 +281,8 @@ impl Fetcher {
         validators: Option<&Validators>,
     ) -> Result<FetchOutcome, FetchError> {
         use reqwest::header;
-        let mut req = self.clients.client().get(url.clone());
+        let lease = self.clients.lease(&source.name)?;
+        let mut req = lease.client().get(url.clone());
         req = req.header(header::ACCEPT, "text/calendar, */*;q=0.5");
         match &source.auth {
             Some(SourceAuth::Basic { username, password }) => {
@@ -248,7 +302,16 @@ impl Fetcher {
                 req = req.header(header::IF_MODIFIED_SINCE, lm.as_str());
             }
         }
-        let mut resp = req.send().await.map_err(FetchError::from_reqwest)?;
+        let mut resp = match req.send().await {
+            Ok(r) => {
+                lease.succeeded();
+                r
+            }
+            Err(e) => {
+                lease.failed(&e);
+                return Err(FetchError::from_reqwest(e));
+            }
+        };
         let status = resp.status();
         if status == reqwest::StatusCode::NOT_MODIFIED {
             return Ok(FetchOutcome::NotModified);
@@ -274,15 +337,16 @@ impl Fetcher {
         };
         let etag = text_header(header::ETAG);
         let last_modified = text_header(header::LAST_MODIFIED);
-        let capacity = resp.content_length().unwrap_or(64 * 1024).min(cap);
-        let mut bytes = Vec::with_capacity(usize::try_from(capacity).unwrap_or(0));
+        let declared = resp.content_length();
+        let mut body = Body::new(declared, &self.spool_dir);
         while let Some(chunk) = resp.chunk().await.map_err(FetchError::from_reqwest)? {
-            if bytes.len() as u64 + chunk.len() as u64 > cap {
+            if body.len() + chunk.len() as u64 > cap {
                 // Dropping `resp` closes the connection; nothing past the cap is read.
                 return Err(FetchError::TooLarge { limit: cap });
             }
-            bytes.extend_from_slice(&chunk);
+            body.push(&chunk).await?;
         }
+        let bytes = body.into_bytes().await?;
         let hash = content_hash(&bytes);
         Ok(FetchOutcome::Body(Fetched {
             bytes,
@@ -290,6 +354,86 @@ impl Fetcher {
             last_modified,
             hash,
         }))
+    }
+}
+
+/// A body being received: in memory up to [`SPOOL_THRESHOLD`] (or its declared length, which
+/// is known to be under the cap), then in a spool file that is removed when dropped.
+struct Body {
+    mem: Vec<u8>,
+    spool: Option<Spool>,
+    len: u64,
+    dir: std::path::PathBuf,
+}
+
+struct Spool {
+    path: std::path::PathBuf,
+    file: tokio::fs::File,
+}
+
+impl Drop for Spool {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+impl Body {
+    fn new(declared: Option<u64>, dir: &std::path::Path) -> Body {
+        // A declared length was already checked against the cap: hold it in memory at once.
+        let capacity = declared.map_or(64 * 1024, |n| usize::try_from(n).unwrap_or(0));
+        Body {
+            mem: Vec::with_capacity(capacity),
+            spool: None,
+            len: 0,
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    fn len(&self) -> u64 {
+        self.len
+    }
+
+    async fn push(&mut self, chunk: &[u8]) -> Result<(), FetchError> {
+        use tokio::io::AsyncWriteExt;
+        self.len += chunk.len() as u64;
+        let in_memory_room = self.mem.capacity().max(SPOOL_THRESHOLD);
+        if self.spool.is_none() && self.mem.len() + chunk.len() <= in_memory_room {
+            self.mem.extend_from_slice(chunk);
+            return Ok(());
+        }
+        let spool_err = |e: std::io::Error| FetchError::File {
+            path: "spool file".into(),
+            reason: e.to_string(),
+        };
+        if self.spool.is_none() {
+            static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+            let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let path = self
+                .dir
+                .join(format!(".fetch-{}-{n}.part", std::process::id()));
+            let file = tokio::fs::File::create(&path).await.map_err(spool_err)?;
+            let mut spool = Spool { path, file };
+            spool.file.write_all(&self.mem).await.map_err(spool_err)?;
+            self.mem = Vec::new();
+            self.spool = Some(spool);
+        }
+        if let Some(spool) = &mut self.spool {
+            spool.file.write_all(chunk).await.map_err(spool_err)?;
+        }
+        Ok(())
+    }
+
+    async fn into_bytes(mut self) -> Result<Vec<u8>, FetchError> {
+        use tokio::io::AsyncWriteExt;
+        let Some(mut spool) = self.spool.take() else {
+            return Ok(self.mem);
+        };
+        let spool_err = |e: std::io::Error| FetchError::File {
+            path: "spool file".into(),
+            reason: e.to_string(),
+        };
+        spool.file.flush().await.map_err(spool_err)?;
+        tokio::fs::read(&spool.path).await.map_err(spool_err)
     }
 }
 

@@ -17,6 +17,10 @@
 //! - [`answers`]: pure functions of a snapshot and "now": what the API says.
 //! - [`server`]: hyper accept loop, routes, embedded kiosk page, limits, graceful shutdown.
 //! - [`demo`]: the built-in demo calendar served when no feed is configured.
+//! - [`pool`]: connection manager: SQLite pool (one writer, readers) and shared HTTP client.
+//! - [`pipeline`]: the optimisation layer: response cache, coalescing, write batching,
+//!   monitor, fallback switch; the plain path beside each part.
+//! - [`fault`]: test-only injected faults (cargo feature `fault-injection`).
 //! - [`ops`]: systemd notification (READY, WATCHDOG gated by a probe, STATUS) and logging.
 //! - [`service`]: assembly: build every part from a config and run until shutdown.
 //! - [`voice`]: the Alexa routes and day-level answers (done for the day, summaries).
@@ -26,9 +30,12 @@ pub mod app;
 pub mod clock;
 pub mod config;
 pub mod demo;
+pub mod fault;
 pub mod fetch;
 pub mod ics;
 pub mod ops;
+pub mod pipeline;
+pub mod pool;
 pub mod refresh;
 pub mod server;
 pub mod service;

@@ -10,8 +10,10 @@
 //! Outside systemd (no `NOTIFY_SOCKET`) every notification is a no-op, so the same binary runs
 //! in a terminal, in tests and under systemd.
 
+use crate::app::App;
 use std::future::Future;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sd_notify::NotifyState;
@@ -94,6 +96,79 @@ where
                 }
             }
         }
+    }
+}
+
+/// The service-state key of the clean-shutdown marker: "1" after a graceful exit, "0" while
+/// running. Found at "0" on start, the previous run died (kill -9, OOM, power cut, watchdog).
+pub const CLEAN_SHUTDOWN_KEY: &str = "clean_shutdown";
+
+/// At start (blocking: SQLite): if the previous run did not shut down cleanly, run on the plain
+/// path for `recovery_secs` (the optimised path may be what killed it); then mark this run as
+/// running. Returns whether the previous exit was unclean.
+pub fn begin_run(app: &App) -> bool {
+    let previous = match app.store.state(CLEAN_SHUTDOWN_KEY) {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read the clean-shutdown marker");
+            None
+        }
+    };
+    // No marker at all: a first start, not a crash.
+    let unclean = previous.as_deref() == Some("0");
+    if unclean {
+        let recovery = Duration::from_secs(app.config.optimization.recovery_secs);
+        let reason = "previous run did not shut down cleanly";
+        app.pipeline.mode().force_fallback(reason, Some(recovery));
+        tracing::warn!(
+            reason,
+            recovery_secs = recovery.as_secs(),
+            "starting on the plain path"
+        );
+    }
+    if let Err(e) = app.store.set_state(CLEAN_SHUTDOWN_KEY, "0") {
+        tracing::error!(error = %e, "cannot write the clean-shutdown marker");
+    }
+    unclean
+}
+
+/// On graceful exit (blocking: SQLite): mark the shutdown as clean.
+pub fn end_run(app: &App) {
+    if let Err(e) = app.store.set_state(CLEAN_SHUTDOWN_KEY, "1") {
+        tracing::error!(error = %e, "cannot write the clean-shutdown marker");
+    }
+}
+
+/// Start the watchdog task when systemd asked for one (`WATCHDOG_USEC`): every half period,
+/// a self-check through the serving path (what's next, through the pipeline, with its
+/// deadline) decides whether to feed the watchdog; a stalled optimised path switches the
+/// service to the plain path (which then answers, so the watchdog keeps being fed).
+pub fn spawn_watchdog(app: Arc<App>) -> Option<tokio::task::JoinHandle<()>> {
+    let period = watchdog_period()?;
+    tracing::info!(period_ms = period.as_millis() as u64, "watchdog enabled");
+    Some(tokio::spawn(watchdog_loop(period, move || {
+        let app = app.clone();
+        async move {
+            let snap = app.snapshot();
+            let now = app.clock.now();
+            match crate::pipeline::reads::self_check(&app.pipeline, &snap, now, app.default_tz)
+                .await
+            {
+                Ok(status) => Probe::Healthy(status),
+                Err(why) => Probe::Stalled(why),
+            }
+        }
+    })))
+}
+
+/// Give freed heap memory back to the kernel (glibc keeps it otherwise). Called after a
+/// refresh replaced the calendar: the old one and the parse's scratch space are free by then,
+/// and on a 512 MB Pi under a memory cgroup limit resident memory is what counts.
+pub fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free memory of the allocator; it has no preconditions.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 

@@ -189,10 +189,32 @@ pub async fn refresh_once(
     });
     let prev = {
         let (store, n) = (app.store.clone(), name.clone());
-        blocking(move || store.source_state(&n)).await??
-    }
-    .unwrap_or_default();
-    let result = attempt(app, fetcher, feed, &prev).await;
+        blocking(move || store.source_state(&n).map_err(RefreshError::from))
+            .await
+            .and_then(|r| r)
+    };
+    let (prev, result) = match prev {
+        Ok(prev) => {
+            let prev = prev.unwrap_or_default();
+            let result = attempt(app, fetcher, feed, &prev).await;
+            (prev, result)
+        }
+        // Without the stored state there is nothing safe to do; record it like a failure.
+        Err(e) => {
+            let prev = app
+                .status
+                .read()
+                .sources
+                .get(&name)
+                .map(|h| SourceState {
+                    consecutive_failures: h.consecutive_failures,
+                    last_success: h.last_success,
+                    ..SourceState::default()
+                })
+                .unwrap_or_default();
+            (prev, Err(e))
+        }
+    };
     let done_at = app.status_now();
     match &result {
         Ok((outcome, state)) => {

@@ -11,9 +11,10 @@
 
 use crate::app::App;
 use crate::config::{self, Config};
-use crate::fetch::Fetcher;
+use crate::fetch::{ClientProvider, Fetcher};
+use crate::pipeline::fallback::FallbackSettings;
 use crate::refresh::{self, Feed};
-use crate::store::Store;
+use crate::store::{Store, StoreOptions};
 use anyhow::Context;
 use std::future::Future;
 use std::path::Path;
@@ -24,8 +25,9 @@ use tokio::net::TcpListener;
 /// last good data into it.
 pub fn build_app(config: Arc<Config>, feeds: &[Feed]) -> anyhow::Result<Arc<App>> {
     let data_dir = config.effective_data_dir();
-    let store = Store::open(&data_dir)
+    let store = Store::open_with(&data_dir, &StoreOptions::from_config(&config))
         .with_context(|| format!("cannot open the store in {}", data_dir.display()))?;
+    remove_stale_spool_files(&data_dir);
     let wanted: Vec<&str> = feeds.iter().map(Feed::name).collect();
     for name in store.source_names()? {
         if !wanted.contains(&name.as_str()) {
@@ -48,6 +50,20 @@ pub fn build_app(config: Arc<Config>, feeds: &[Feed]) -> anyhow::Result<Arc<App>
     Ok(app)
 }
 
+/// Spool files of large bodies left behind by a process that was killed mid-fetch.
+fn remove_stale_spool_files(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with(".fetch-") && name.ends_with(".part") {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
 /// Run the service on `listener` until `shutdown` completes: store, hub, refresh tasks, server.
 pub async fn run(
     config: Config,
@@ -62,24 +78,56 @@ pub async fn run(
         let (config, feeds) = (config.clone(), feeds.clone());
         tokio::task::spawn_blocking(move || build_app(config, &feeds)).await??
     };
-    let fetcher = Fetcher::new(config.fetch.clone())?;
+    let o = &config.optimization;
+    tracing::info!(
+        flags = ?app.pipeline.flags(),
+        deadline_ms = o.deadline_ms,
+        fallback_threshold = o.fallback_threshold,
+        recovery_secs = o.recovery_secs,
+        "optimisation layer"
+    );
+    // A start after an unclean exit runs on the plain path for the recovery period.
+    {
+        let app = app.clone();
+        tokio::task::spawn_blocking(move || crate::ops::begin_run(&app)).await?;
+    }
+    let clients = ClientProvider::with_options(
+        &config.fetch,
+        app.pipeline.flags().http_pool,
+        FallbackSettings::from_config(&config.optimization),
+    )?;
+    app.pipeline
+        .attach_breaker(clients.pool().breaker().clone());
+    let http = clients.pool().clone();
+    app.pipeline
+        .attach_http_stats(move || serde_json::json!(http.stats()));
+    let leaks = crate::pool::spawn_leak_check(
+        Some(app.store.pool().clone()),
+        Some(clients.pool().clone()),
+        std::time::Duration::from_secs(5),
+    );
+    let fetcher = Fetcher::with_clients(config.fetch.clone(), clients)
+        .with_spool_dir(&config.effective_data_dir());
     let mut tasks = refresh::spawn(app.clone(), fetcher, feeds);
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "listening");
     }
-    let served = serve(listener, app.clone(), shutdown).await;
+    // Port bound (by the caller) and stored data loaded: tell systemd, start the watchdog.
+    crate::ops::ready(&app.pipeline.status_line());
+    let watchdog = crate::ops::spawn_watchdog(app.clone());
+    let served = crate::server::serve(listener, app.clone(), shutdown).await;
+    crate::ops::stopping();
     tasks.stop();
+    leaks.abort();
+    if let Some(w) = watchdog {
+        w.abort();
+    }
+    {
+        let app = app.clone();
+        tokio::task::spawn_blocking(move || crate::ops::end_run(&app)).await?;
+    }
     tracing::info!("stopped");
     served
-}
-
-/// The HTTP side. Temporary until the server lands: hold the port until shutdown.
-async fn serve(
-    listener: TcpListener,
-    app: Arc<App>,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
-    crate::server::serve(listener, app, shutdown).await
 }
 
 /// Completes on SIGTERM or SIGINT.

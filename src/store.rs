@@ -13,16 +13,23 @@
 //!
 //! # Connections
 //! Every connection gets the same PRAGMAs ([`configure`]): WAL, `synchronous=NORMAL`,
-//! `busy_timeout=5000`, `foreign_keys=ON`, a 2 MB page cache and no mmap. For now one writer
-//! connection behind a mutex serves every call; the methods are the only way in, so a later
-//! pool (one writer, several readers) changes nothing outside this file.
+//! `busy_timeout=5000`, `foreign_keys=ON`, a 2 MB page cache and no mmap. Connections come from
+//! the optimisation layer's pool ([`crate::pool::sqlite`]: one writer, a few `query_only`
+//! readers, or a fresh connection per call when `db_pool` is off or failing); every method
+//! names itself as the holder, so a leaked connection is logged with the method's name. Small
+//! writes (skips, clearing skips, service state) go through the write batcher
+//! ([`crate::pipeline::batch`]) when `request_batching` is on: one transaction per short
+//! window, and the call still returns only once its write is committed.
 
 use crate::ics::Occurrence;
+use crate::pipeline::batch::Batcher;
+use crate::pipeline::fallback::{Breaker, FallbackSettings, Part};
+use crate::pool::sqlite::{PoolOptions, PooledConn, SqlitePool, SqliteStats};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Name of the database file inside the data directory.
@@ -105,7 +112,7 @@ pub struct SourceState {
     pub last_error: Option<String>,
 }
 
-/// Handle to the SQLite database. Cheap to clone (shares one connection).
+/// Handle to the SQLite database. Cheap to clone (shares one pool).
 #[derive(Debug, Clone)]
 pub struct Store {
     inner: Arc<Inner>,
@@ -114,8 +121,62 @@ pub struct Store {
 #[derive(Debug)]
 struct Inner {
     path: PathBuf,
-    /// The single connection (writer and reader for now).
-    conn: Mutex<Connection>,
+    /// One writer and a few readers (or fresh connections: the plain path).
+    pool: SqlitePool,
+    /// Groups small writes into one transaction per window (`request_batching`).
+    batcher: Option<Batcher<WriteOp>>,
+    /// Switches the batcher off after repeated failures.
+    batch_breaker: Arc<Breaker>,
+}
+
+/// A small write that may share a transaction with others (see [`crate::pipeline::batch`]).
+/// Every one is idempotent, so applying it twice is harmless.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteOp {
+    /// Add or extend a skip.
+    AddSkip {
+        /// Occurrence id.
+        id: String,
+        /// When the skip ends.
+        until: DateTime<Utc>,
+    },
+    /// Remove every skip.
+    ClearSkips,
+    /// Set a service-state value.
+    SetState {
+        /// Key.
+        key: String,
+        /// Value.
+        value: String,
+    },
+}
+
+impl WriteOp {
+    /// The holder name used for its connection.
+    fn holder(&self) -> &'static str {
+        match self {
+            WriteOp::AddSkip { .. } => "store.add_skip",
+            WriteOp::ClearSkips => "store.clear_skips",
+            WriteOp::SetState { .. } => "store.set_state",
+        }
+    }
+
+    fn apply(&self, conn: &Connection) -> Result<(), rusqlite::Error> {
+        match self {
+            WriteOp::AddSkip { id, until } => conn.execute(
+                "INSERT INTO skips (id, until) VALUES (?1, ?2)
+                 ON CONFLICT(id) DO UPDATE SET until = excluded.until",
+                params![id, ts(*until)],
+            )?,
+            WriteOp::ClearSkips => conn.execute("DELETE FROM skips", [])?,
+            WriteOp::SetState { key, value } => conn.execute(
+                "INSERT INTO state (key, value) VALUES (?1, ?2)
+                 ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                params![key, value],
+            )?,
+        };
+        Ok(())
+    }
 }
 
 /// Apply the per-connection settings every connection must have.
@@ -199,6 +260,32 @@ pub struct StoreOptions {
     /// Upper bound of the database file in bytes (SQLite's `max_page_count`); a write past it
     /// fails like a full disk does. `None`: no bound beyond the disk's.
     pub max_db_bytes: Option<u64>,
+    /// The connection pool (`db_pool` flag, sizes, checkout deadline, leak threshold).
+    pub pool: PoolOptions,
+    /// Write batching window; `None`: every write is its own transaction.
+    pub batch_window: Option<std::time::Duration>,
+    /// Breaker settings of the pool and the batcher.
+    pub fallback: FallbackSettings,
+}
+
+impl StoreOptions {
+    /// The options `[optimization]` asks for.
+    pub fn from_config(c: &crate::config::Config) -> StoreOptions {
+        let o = &c.optimization;
+        let flags = crate::pipeline::Flags::from_config(o);
+        StoreOptions {
+            max_db_bytes: None,
+            pool: PoolOptions {
+                enabled: flags.db_pool,
+                checkout_timeout: std::time::Duration::from_millis(o.deadline_ms.max(1)),
+                ..PoolOptions::default()
+            },
+            batch_window: flags
+                .request_batching
+                .then(|| std::time::Duration::from_millis(o.batch_window_ms)),
+            fallback: FallbackSettings::from_config(o),
+        }
+    }
 }
 
 impl Store {
@@ -230,20 +317,101 @@ impl Store {
         )?;
         configure(&conn)?;
         migrate(&mut conn, &path)?;
-        if let Some(max) = opts.max_db_bytes {
-            let page: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
-            let pages = (max / page.max(512) as u64).max(1);
-            // PRAGMA does not take bound parameters; the value is our own integer.
-            let _: i64 = conn.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |r| {
-                r.get(0)
-            })?;
-        }
+        // Every connection of the pool gets the same settings, the size bound included
+        // (`max_page_count` is per connection).
+        let max_db_bytes = opts.max_db_bytes;
+        let configure_all: crate::pool::sqlite::Configure = Arc::new(move |c: &Connection| {
+            configure(c)?;
+            if let Some(max) = max_db_bytes {
+                let page: i64 = c.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+                let pages = (max / page.max(512) as u64).max(1);
+                // PRAGMA does not take bound parameters; the value is our own integer.
+                let _: i64 = c.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |r| {
+                    r.get(0)
+                })?;
+            }
+            Ok(())
+        });
+        configure_all(&conn)?;
+        let pool = SqlitePool::new(
+            &path,
+            configure_all,
+            Some(conn),
+            opts.pool.clone(),
+            opts.fallback.breaker(Part::DbPool),
+        );
+        let batcher = opts.batch_window.map(|window| {
+            let pool = pool.clone();
+            Batcher::spawn(
+                window,
+                opts.pool.checkout_timeout,
+                64,
+                move |ops: &[WriteOp]| {
+                    let run = || -> Result<(), rusqlite::Error> {
+                        let mut c = pool.writer("store.write_batch")?;
+                        let tx = c.transaction()?;
+                        for op in ops {
+                            op.apply(&tx)?;
+                        }
+                        tx.commit()
+                    };
+                    run().map_err(|e| e.to_string())
+                },
+            )
+        });
         Ok(Store {
             inner: Arc::new(Inner {
                 path,
-                conn: Mutex::new(conn),
+                pool,
+                batcher,
+                batch_breaker: Arc::new(opts.fallback.breaker(Part::Batch)),
             }),
         })
+    }
+
+    /// The connection pool's counters.
+    pub fn pool_stats(&self) -> SqliteStats {
+        self.inner.pool.stats()
+    }
+
+    /// The write batcher's counters (`None` when batching is off).
+    pub fn batch_stats(&self) -> Option<crate::pipeline::batch::BatchStats> {
+        self.inner.batcher.as_ref().map(Batcher::stats)
+    }
+
+    /// The breakers of the pool and the batcher (for the pipeline's reports).
+    pub fn breakers(&self) -> Vec<Arc<Breaker>> {
+        vec![
+            self.inner.pool.breaker().clone(),
+            self.inner.batch_breaker.clone(),
+        ]
+    }
+
+    /// The connection pool (health check, leak check).
+    pub fn pool(&self) -> &SqlitePool {
+        &self.inner.pool
+    }
+
+    /// Apply one small write: through the batcher when it is on and healthy (returns once the
+    /// batch has committed), else — or when the batch fails — in its own transaction.
+    pub fn write(&self, op: WriteOp) -> Result<(), StoreError> {
+        if let Some(b) = &self.inner.batcher
+            && self.inner.batch_breaker.allows()
+        {
+            match b.submit(op.clone()) {
+                Ok(()) => {
+                    self.inner.batch_breaker.record_success();
+                    return Ok(());
+                }
+                Err(e) => {
+                    self.inner.batch_breaker.record_failure(&e.to_string());
+                    tracing::warn!(error = %e, op = op.holder(), "write batch failed; writing on the plain path");
+                }
+            }
+        }
+        let conn = self.writer(op.holder())?;
+        op.apply(&conn)?;
+        Ok(())
     }
 
     /// The database file.
@@ -251,15 +419,19 @@ impl Store {
         &self.inner.path
     }
 
-    fn conn(&self) -> MutexGuard<'_, Connection> {
-        // A panic while holding the lock cannot leave SQLite half-written (transactions roll
-        // back on drop), so a poisoned lock is safe to reuse.
-        self.inner.conn.lock().unwrap_or_else(|e| e.into_inner())
+    /// The writer connection, lent to `holder` (named in leak reports).
+    fn writer(&self, holder: &str) -> Result<PooledConn, StoreError> {
+        Ok(self.inner.pool.writer(holder)?)
+    }
+
+    /// A reader connection (`query_only`), lent to `holder`.
+    fn reader(&self, holder: &str) -> Result<PooledConn, StoreError> {
+        Ok(self.inner.pool.reader(holder)?)
     }
 
     /// The last good window of every source.
     pub fn load_windows(&self) -> Result<BTreeMap<String, Vec<Occurrence>>, StoreError> {
-        let conn = self.conn();
+        let conn = self.reader("store.load_windows")?;
         let mut stmt = conn.prepare("SELECT source, data FROM occurrences ORDER BY source")?;
         let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
         let mut out = BTreeMap::new();
@@ -284,7 +456,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let data = serde_json::to_string(occurrences)
             .map_err(|e| StoreError::Corrupt(format!("cannot encode window: {e}")))?;
-        let mut conn = self.conn();
+        let mut conn = self.writer("store.save_window")?;
         let tx = conn.transaction()?;
         upsert_source(&tx, source, state)?;
         tx.execute(
@@ -299,7 +471,7 @@ impl Store {
 
     /// Whether a window (possibly empty) is stored for `source`.
     pub fn has_window(&self, source: &str) -> Result<bool, StoreError> {
-        let conn = self.conn();
+        let conn = self.reader("store.has_window")?;
         let n: i64 = conn.query_row(
             "SELECT COUNT(*) FROM occurrences WHERE source = ?1",
             params![source],
@@ -310,7 +482,7 @@ impl Store {
 
     /// Per-source fetch state.
     pub fn source_state(&self, source: &str) -> Result<Option<SourceState>, StoreError> {
-        let conn = self.conn();
+        let conn = self.reader("store.source_state")?;
         let row = conn
             .query_row(
                 "SELECT etag, last_modified, content_hash, last_success, consecutive_failures,
@@ -348,14 +520,14 @@ impl Store {
 
     /// Update per-source fetch state only (a failure, a 304).
     pub fn save_source_state(&self, source: &str, state: &SourceState) -> Result<(), StoreError> {
-        let conn = self.conn();
+        let conn = self.writer("store.save_source_state")?;
         upsert_source(&conn, source, state)?;
         Ok(())
     }
 
     /// Names of every source that has stored state.
     pub fn source_names(&self) -> Result<Vec<String>, StoreError> {
-        let conn = self.conn();
+        let conn = self.reader("store.source_names")?;
         let mut stmt = conn.prepare("SELECT name FROM sources ORDER BY name")?;
         let names = stmt
             .query_map([], |r| r.get::<_, String>(0))?
@@ -365,7 +537,7 @@ impl Store {
 
     /// Forget a source entirely (its state and window), e.g. when it left the configuration.
     pub fn remove_source(&self, source: &str) -> Result<(), StoreError> {
-        let conn = self.conn();
+        let conn = self.writer("store.remove_source")?;
         conn.execute("DELETE FROM sources WHERE name = ?1", params![source])?;
         Ok(())
     }
@@ -375,7 +547,7 @@ impl Store {
         &self,
         now: DateTime<Utc>,
     ) -> Result<HashMap<String, DateTime<Utc>>, StoreError> {
-        let conn = self.conn();
+        let conn = self.reader("store.load_skips")?;
         let mut stmt = conn.prepare("SELECT id, until FROM skips")?;
         let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
         let mut out = HashMap::new();
@@ -391,25 +563,20 @@ impl Store {
 
     /// Add or extend a skip.
     pub fn add_skip(&self, id: &str, until: DateTime<Utc>) -> Result<(), StoreError> {
-        let conn = self.conn();
-        conn.execute(
-            "INSERT INTO skips (id, until) VALUES (?1, ?2)
-             ON CONFLICT(id) DO UPDATE SET until = excluded.until",
-            params![id, ts(until)],
-        )?;
-        Ok(())
+        self.write(WriteOp::AddSkip {
+            id: id.to_string(),
+            until,
+        })
     }
 
     /// Remove every skip.
     pub fn clear_skips(&self) -> Result<(), StoreError> {
-        let conn = self.conn();
-        conn.execute("DELETE FROM skips", [])?;
-        Ok(())
+        self.write(WriteOp::ClearSkips)
     }
 
     /// Drop skips that ended at or before `now`; returns how many were removed.
     pub fn purge_expired_skips(&self, now: DateTime<Utc>) -> Result<usize, StoreError> {
-        let conn = self.conn();
+        let conn = self.writer("store.purge_expired_skips")?;
         // Timestamps are stored in one fixed RFC 3339 UTC form, so text order is time order.
         let n = conn.execute("DELETE FROM skips WHERE until <= ?1", params![ts(now)])?;
         Ok(n)
@@ -417,18 +584,15 @@ impl Store {
 
     /// Service state (key/value): last heartbeat, clean-shutdown marker, ...
     pub fn set_state(&self, key: &str, value: &str) -> Result<(), StoreError> {
-        let conn = self.conn();
-        conn.execute(
-            "INSERT INTO state (key, value) VALUES (?1, ?2)
-             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            params![key, value],
-        )?;
-        Ok(())
+        self.write(WriteOp::SetState {
+            key: key.to_string(),
+            value: value.to_string(),
+        })
     }
 
     /// Read one service-state value.
     pub fn state(&self, key: &str) -> Result<Option<String>, StoreError> {
-        let conn = self.conn();
+        let conn = self.reader("store.state")?;
         let v = conn
             .query_row(
                 "SELECT value FROM state WHERE key = ?1",
@@ -441,21 +605,21 @@ impl Store {
 
     /// Remove one service-state value.
     pub fn delete_state(&self, key: &str) -> Result<(), StoreError> {
-        let conn = self.conn();
+        let conn = self.writer("store.delete_state")?;
         conn.execute("DELETE FROM state WHERE key = ?1", params![key])?;
         Ok(())
     }
 
     /// A cheap round trip through SQLite (for health and watchdog probes).
     pub fn ping(&self) -> Result<(), StoreError> {
-        let conn = self.conn();
+        let conn = self.reader("store.ping")?;
         conn.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?;
         Ok(())
     }
 
     /// The schema version of the open file.
     pub fn schema_version(&self) -> Result<i64, StoreError> {
-        let conn = self.conn();
+        let conn = self.reader("store.schema_version")?;
         Ok(conn.query_row("PRAGMA user_version", [], |r| r.get(0))?)
     }
 }
@@ -488,7 +652,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len() as i64);
-        let conn = store.conn();
+        let conn = store.writer("test").unwrap();
         let mode: String = conn
             .query_row("PRAGMA journal_mode", [], |r| r.get(0))
             .unwrap();

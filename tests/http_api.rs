@@ -136,6 +136,11 @@ fn errors_are_json_with_the_right_status() {
     let r = c.get(s.url("/api/browser-heartbeat")).send().unwrap();
     assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
 
+    // HEAD works wherever GET does, without a body.
+    let r = c.head(s.url("/api/whats-next")).send().unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.bytes().unwrap().is_empty());
+
     for bad in [
         "/api/events?from=yesterday",
         "/api/events?from=2025-11-05T00:00:00Z&to=2025-11-04T00:00:00Z",
@@ -252,4 +257,63 @@ fn shutdown_returns() {
         t0.elapsed()
     );
     assert!(std::net::TcpStream::connect(addr).is_err());
+}
+
+#[test]
+fn skip_survives_a_restart_of_the_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    let feed = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/calendarbot/daily-recurring.ics");
+    let env = [
+        ("CALENDARBOT_ICS_URL", format!("file://{}", feed.display())),
+        ("CALENDARBOT_TEST_TIME", "2025-11-03T16:00:00Z".to_string()),
+    ];
+    let first = "daily-recurring-202511-001@example.com_20251103T170000";
+    let second = "daily-recurring-202511-001@example.com_20251104T170000";
+    let next = |b: &support::Binary| -> Value {
+        client()
+            .get(b.url("/api/whats-next"))
+            .send()
+            .unwrap()
+            .json::<Value>()
+            .unwrap()["meeting"]["meeting_id"]
+            .clone()
+    };
+    let mut b = support::Binary::start(dir.path(), &env);
+    assert_eq!(next(&b), first);
+    let r = client()
+        .post(b.url("/api/skip"))
+        .json(&json!({"meeting_id": first}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(next(&b), second);
+    let r = client()
+        .post(b.url("/api/browser-heartbeat"))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let h: Value = client()
+        .get(b.url("/api/health"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(h["display_probe"]["last_probe_ok"], true);
+    assert_eq!(
+        h["display_probe"]["last_render_probe_iso"],
+        "2025-11-03T16:00:00Z"
+    );
+    assert_eq!(h["status"], "ok");
+    assert!(b.stop().is_some_and(|s| s.success()), "{}", b.log());
+
+    let mut b = support::Binary::start(dir.path(), &env);
+    assert_eq!(next(&b), second, "the skip was lost across a restart");
+    let r = client().delete(b.url("/api/skip")).send().unwrap();
+    assert_eq!(
+        r.json::<Value>().unwrap(),
+        json!({"cleared": true, "count": 1})
+    );
+    assert_eq!(next(&b), first);
+    b.stop();
 }

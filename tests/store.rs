@@ -158,6 +158,7 @@ fn full_disk_keeps_the_previous_window() {
         dir.path(),
         &StoreOptions {
             max_db_bytes: Some(256 * 1024),
+            ..StoreOptions::default()
         },
     )
     .unwrap();

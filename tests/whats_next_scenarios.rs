@@ -12,6 +12,10 @@
 //! - seconds_until_start equals start_iso minus the fixed now, and the status message follows
 //!   SPEC §6's thresholds for it.
 //!
+//! - the same answers with the optimisation layer on (the default: the second request must be
+//!   a cache hit, `x-calendarbot-path: optimized; cache=hit`, with the identical body) and off
+//!   (`CALENDARBOT_OPTIMIZATION__ENABLED=false`: `plain; reason=...`).
+//!
 //! Scenarios run on a few worker threads at once to keep the wall time short.
 
 mod support;
@@ -116,23 +120,38 @@ fn check(s: &Scenario, got: &Value) -> Vec<String> {
     errs
 }
 
-fn run(s: &Scenario) -> Result<(), String> {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("file://{}", s.ics.display());
-    let mut bin = Binary::start(
-        dir.path(),
-        &[
-            ("CALENDARBOT_ICS_URL", url),
-            ("CALENDARBOT_TEST_TIME", s.now.clone()),
-            ("CALENDARBOT_DEFAULT_TIMEZONE", "UTC".into()),
-        ],
-    );
-    let got: Value = client()
+/// GET /api/whats-next: the `x-calendarbot-path` header and the body.
+fn whats_next(bin: &Binary) -> Result<(String, String), String> {
+    let r = client()
         .get(bin.url("/api/whats-next"))
         .send()
         .and_then(|r| r.error_for_status())
-        .and_then(|r| r.json())
         .map_err(|e| format!("request failed: {e}"))?;
+    let path = r
+        .headers()
+        .get("x-calendarbot-path")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let body = r.text().map_err(|e| format!("body: {e}"))?;
+    Ok((path, body))
+}
+
+fn run(s: &Scenario, layer_on: bool) -> Result<(), String> {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("file://{}", s.ics.display());
+    let mut env = vec![
+        ("CALENDARBOT_ICS_URL", url),
+        ("CALENDARBOT_TEST_TIME", s.now.clone()),
+        ("CALENDARBOT_DEFAULT_TIMEZONE", "UTC".into()),
+    ];
+    if !layer_on {
+        env.push(("CALENDARBOT_OPTIMIZATION__ENABLED", "false".into()));
+    }
+    let mut bin = Binary::start(dir.path(), &env);
+    let (path, body) = whats_next(&bin)?;
+    let (again_path, again) = whats_next(&bin)?;
+    let got: Value = serde_json::from_str(&body).map_err(|e| format!("not JSON: {e}"))?;
     let health: Value = client()
         .get(bin.url("/api/health"))
         .send()
@@ -140,6 +159,19 @@ fn run(s: &Scenario) -> Result<(), String> {
         .map_err(|e| format!("health failed: {e}"))?;
     bin.stop();
     let mut errs = check(s, &got);
+    if again != body {
+        errs.push(format!("second answer differs: {again}"));
+    }
+    let want_path = if layer_on {
+        "optimized; cache=hit"
+    } else {
+        "plain; reason=optimization disabled by configuration"
+    };
+    if again_path != want_path || (!layer_on && path != want_path) {
+        errs.push(format!(
+            "served by {path:?} then {again_path:?}, want {want_path:?}"
+        ));
+    }
     if health["sources"][0]["consecutive_failures"] != 0 {
         errs.push(format!("feed failed: {}", health["sources"]));
     }
@@ -152,6 +184,15 @@ fn run(s: &Scenario) -> Result<(), String> {
 
 #[test]
 fn calendarbot_scenarios() {
+    run_all(true);
+}
+
+#[test]
+fn calendarbot_scenarios_with_the_optimisation_layer_off() {
+    run_all(false);
+}
+
+fn run_all(layer_on: bool) {
     let all = scenarios();
     assert_eq!(
         all.len(),
@@ -169,7 +210,7 @@ fn calendarbot_scenarios() {
                     let Some(s) = queue.lock().unwrap().pop() else {
                         break;
                     };
-                    match run(&s) {
+                    match run(&s, layer_on) {
                         Ok(()) => *passed.lock().unwrap() += 1,
                         Err(e) => failures.lock().unwrap().push(format!("{}: {e}", s.id)),
                     }

@@ -1,7 +1,7 @@
 //! Unit tests of the pure answers: selection rules, status thresholds, windows, health rules.
 
 use super::*;
-use crate::ics::Status;
+use crate::ics::{Status, When};
 use crate::snapshot::{SourceHealth, TaskBeat};
 use chrono::NaiveDate;
 use std::collections::HashMap;

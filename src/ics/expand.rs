@@ -33,7 +33,9 @@ use super::tz::Zone;
 use super::{ExpandOptions, Occurrence, When, when_utc};
 
 /// Period steps one rule may take before it is stopped (runaway rules that match nothing).
-const MAX_RULE_STEPS: u64 = 1_000_000;
+const MAX_RULE_STEPS: u64 = 500_000;
+/// Period steps all rules of one feed may take together.
+pub const MAX_FEED_STEPS: u64 = 4_000_000;
 
 /// Identity of a slot in a series: an instant for timed series, a date for all-day ones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -62,6 +64,8 @@ pub struct Budget<'a> {
     pub bounds_hit: &'a mut u64,
     /// Occurrences produced so far.
     pub produced: usize,
+    /// Rule steps left for this feed (starts at [`MAX_FEED_STEPS`]).
+    pub steps_left: u64,
 }
 
 impl Budget<'_> {
@@ -465,6 +469,7 @@ fn generate(
     let mut bound_msgs: Vec<String> = Vec::new();
     for rule in &m.rrules {
         let mut it = RuleIter::new(rule, dtstart);
+        it.set_horizon(local_hi);
         let mut remaining: Option<u64> = rule.count;
         if rule.count.is_none() || rule.one_per_period() {
             let skipped = it.seek(local_lo);
@@ -476,10 +481,11 @@ fn generate(
         let mut kept = 0usize;
         // COUNT includes DTSTART: when DTSTART is not an instance of the rule, it takes one.
         let mut dtstart_extra = false;
+        let max_steps = MAX_RULE_STEPS.min(budget.steps_left);
         while let Some(local) = it.next() {
-            if it.steps > MAX_RULE_STEPS {
+            if it.steps > max_steps {
                 bound_msgs.push(format!(
-                    "event {:?}: rule stopped after {MAX_RULE_STEPS} steps",
+                    "event {:?}: rule stopped after {max_steps} steps",
                     m.uid
                 ));
                 break;
@@ -531,6 +537,7 @@ fn generate(
             }
             add(&mut slots, local, None);
         }
+        budget.steps_left = budget.steps_left.saturating_sub(it.steps);
     }
     for msg in bound_msgs {
         budget.hit(msg);

@@ -231,6 +231,7 @@ pub fn expand_feed(bytes: &[u8], opts: &ExpandOptions) -> Result<Expansion, IcsE
         warnings: &mut warnings,
         bounds_hit: &mut bounds_hit,
         produced: 0,
+        steps_left: expand::MAX_FEED_STEPS,
     };
     expand::expand_events(events, &default, &mut budget, &mut occurrences);
     let tz = opts.default_tz;

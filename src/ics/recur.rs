@@ -327,6 +327,8 @@ pub struct RuleIter {
     pub steps: u64,
     need_fill: bool,
     done: bool,
+    /// No period starting after this is visited (instances never precede their period).
+    horizon: Option<NaiveDateTime>,
 }
 
 const LAST_YEAR: i32 = 9000;
@@ -402,7 +404,14 @@ impl RuleIter {
             steps: 0,
             need_fill: true,
             done: false,
+            horizon: None,
         }
+    }
+
+    /// Stop once periods start after `h`: a rule that never matches (Feb 30) then costs the
+    /// periods up to the horizon, not the periods up to year 9000.
+    pub fn set_horizon(&mut self, h: NaiveDateTime) {
+        self.horizon = Some(h);
     }
 
     /// Start of the current period (wall-clock).
@@ -470,7 +479,9 @@ impl Iterator for RuleIter {
                 self.need_fill = false;
             } else {
                 match next_period(&self.rule, self.cursor) {
-                    Some(c) if c.year() <= LAST_YEAR => self.cursor = c,
+                    Some(c) if c.year() <= LAST_YEAR && self.horizon.is_none_or(|h| c <= h) => {
+                        self.cursor = c
+                    }
                     _ => {
                         self.done = true;
                         return None;
@@ -532,19 +543,46 @@ fn advance(r: &Expanded, c: NaiveDateTime, n: i64) -> Option<NaiveDateTime> {
 }
 
 fn next_period(r: &Expanded, c: NaiveDateTime) -> Option<NaiveDateTime> {
-    let next = advance(r, c, 1)?;
-    if r.freq < Freq::Daily && !day_matches(r, next.date()) {
-        // Sub-daily rule on a day the BYxxx day parts exclude: jump to the first period of the
-        // next day (keeping the INTERVAL grid) instead of stepping through the whole day.
-        let next_day = (next.date() + Duration::days(1)).and_time(NaiveTime::MIN);
-        let unit = match r.freq {
-            Freq::Hourly => 3600,
-            Freq::Minutely => 60,
-            _ => 1,
-        } * i64::from(r.interval);
-        let gap = (next_day - next).num_seconds();
+    let mut next = advance(r, c, 1)?;
+    if r.freq >= Freq::Daily {
+        return Some(next);
+    }
+    // Sub-daily rule in a day, hour or minute its BYxxx parts exclude: jump to the first period
+    // of the next day / hour / minute (keeping the INTERVAL grid) instead of stepping through.
+    let unit = match r.freq {
+        Freq::Hourly => 3600,
+        Freq::Minutely => 60,
+        _ => 1,
+    } * i64::from(r.interval);
+    for _ in 0..256 {
+        let (d, h, m, sec) = (next.date(), next.hour(), next.minute(), next.second());
+        let at = |h: u32, m: u32, s: u32| d.and_hms_opt(h, m, s);
+        // The next listed value after `x` in `list`, if any (lists are sorted).
+        let after = |list: &[u32], x: u32| list.iter().copied().find(|v| *v > x);
+        let next_day = (d + Duration::days(1)).and_time(NaiveTime::MIN);
+        let boundary = if !day_matches(r, d) {
+            next_day
+        } else if r.freq < Freq::Hourly && r.hour_given && !r.hours.contains(&h) {
+            match after(&r.hours, h) {
+                Some(h2) => at(h2, 0, 0)?,
+                None => next_day,
+            }
+        } else if r.freq < Freq::Minutely && r.minute_given && !r.minutes.contains(&m) {
+            match after(&r.minutes, m) {
+                Some(m2) => at(h, m2, 0)?,
+                None => at(h, 0, 0)? + Duration::hours(1),
+            }
+        } else if r.freq == Freq::Secondly && r.second_given && !r.seconds.contains(&sec) {
+            match after(&r.seconds, sec) {
+                Some(s2) => at(h, m, s2)?,
+                None => at(h, m, 0)? + Duration::minutes(1),
+            }
+        } else {
+            return Some(next);
+        };
+        let gap = (boundary - next).num_seconds();
         let k = (gap + unit - 1) / unit;
-        return next.checked_add_signed(Duration::try_seconds(k * unit)?);
+        next = next.checked_add_signed(Duration::try_seconds(k.checked_mul(unit)?)?)?;
     }
     Some(next)
 }
@@ -745,5 +783,165 @@ fn candidates(r: &Expanded, c: NaiveDateTime, out: &mut Vec<NaiveDateTime>) {
         picked.sort_unstable();
         picked.dedup();
         out.extend(picked);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dt(s: &str) -> NaiveDateTime {
+        parse_naive_datetime(s).expect("date-time")
+    }
+
+    fn take(rule: &str, start: &str, n: usize) -> Vec<String> {
+        let r = RRule::parse(rule).expect("rule");
+        RuleIter::new(&r, dt(start))
+            .take(n)
+            .map(|d| d.format("%Y%m%dT%H%M%S").to_string())
+            .collect()
+    }
+
+    #[test]
+    fn rfc5545_examples() {
+        // "Monthly on the first and last day of the month for 10 occurrences" (3.8.5.3).
+        assert_eq!(
+            take("FREQ=MONTHLY;BYMONTHDAY=1,-1", "19970930T090000", 4),
+            [
+                "19970930T090000",
+                "19971001T090000",
+                "19971031T090000",
+                "19971101T090000"
+            ]
+        );
+        // "Every Friday the 13th".
+        assert_eq!(
+            take("FREQ=MONTHLY;BYDAY=FR;BYMONTHDAY=13", "19970902T090000", 3),
+            ["19980213T090000", "19980313T090000", "19981113T090000"]
+        );
+        // "The third instance into the month of one of Tuesday, Wednesday, or Thursday".
+        assert_eq!(
+            take(
+                "FREQ=MONTHLY;COUNT=3;BYDAY=TU,WE,TH;BYSETPOS=3",
+                "19970904T090000",
+                3
+            ),
+            ["19970904T090000", "19971007T090000", "19971106T090000"]
+        );
+        // "Monday of week number 20".
+        assert_eq!(
+            take("FREQ=YEARLY;BYWEEKNO=20;BYDAY=MO", "19970512T090000", 3),
+            ["19970512T090000", "19980511T090000", "19990517T090000"]
+        );
+        // WKST changes the result (RFC example: SU vs MO).
+        assert_eq!(
+            take(
+                "FREQ=WEEKLY;INTERVAL=2;BYDAY=TU,SU;WKST=SU",
+                "19970805T090000",
+                4
+            ),
+            [
+                "19970805T090000",
+                "19970817T090000",
+                "19970819T090000",
+                "19970831T090000"
+            ]
+        );
+        assert_eq!(
+            take(
+                "FREQ=WEEKLY;INTERVAL=2;BYDAY=TU,SU;WKST=MO",
+                "19970805T090000",
+                4
+            ),
+            [
+                "19970805T090000",
+                "19970810T090000",
+                "19970819T090000",
+                "19970824T090000"
+            ]
+        );
+        // "Every 20th Monday of the year".
+        assert_eq!(
+            take("FREQ=YEARLY;BYDAY=20MO", "19970519T090000", 2),
+            ["19970519T090000", "19980518T090000"]
+        );
+        // "Every 3 hours from 09:00 to 17:00 on a specific day" (INTERVAL with UNTIL left to
+        // the caller): the first four.
+        assert_eq!(
+            take("FREQ=HOURLY;INTERVAL=3", "19970902T090000", 4),
+            [
+                "19970902T090000",
+                "19970902T120000",
+                "19970902T150000",
+                "19970902T180000"
+            ]
+        );
+        // "Every day in January, for 3 years" (yearly form).
+        assert_eq!(
+            take(
+                "FREQ=YEARLY;BYMONTH=1;BYDAY=SU,MO,TU,WE,TH,FR,SA",
+                "19980101T090000",
+                2
+            ),
+            ["19980101T090000", "19980102T090000"]
+        );
+    }
+
+    #[test]
+    fn invalid_rules_are_errors() {
+        for bad in [
+            "",
+            "FREQ=FORTNIGHTLY",
+            "FREQ=DAILY;BYHOUR=24",
+            "FREQ=DAILY;BYDAY=XX",
+            "FREQ=DAILY;COUNT=-1",
+            "FREQ=MONTHLY;BYMONTHDAY=0",
+            "FREQ=DAILY;UNTIL=tomorrow",
+        ] {
+            assert!(RRule::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    /// Seeking must never lose or invent an instance: for each rule and target, the instances
+    /// after a seek equal the instances of a full walk from DTSTART that are at or after the
+    /// target (within a horizon).
+    #[test]
+    fn seek_matches_a_full_walk() {
+        let rules = [
+            "FREQ=DAILY",
+            "FREQ=DAILY;INTERVAL=3",
+            "FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,TH",
+            "FREQ=WEEKLY;BYDAY=SU;WKST=SU",
+            "FREQ=MONTHLY;BYDAY=-1FR",
+            "FREQ=MONTHLY;INTERVAL=5;BYMONTHDAY=31",
+            "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29",
+            "FREQ=HOURLY;INTERVAL=7;BYDAY=MO,WE",
+            "FREQ=MINUTELY;INTERVAL=97;BYHOUR=9,10",
+            "FREQ=YEARLY;BYWEEKNO=1,-1;BYDAY=MO",
+        ];
+        let start = dt("20200131T093000");
+        let horizon = dt("20270101T000000");
+        for rule in rules {
+            let r = RRule::parse(rule).unwrap();
+            let all: Vec<NaiveDateTime> = RuleIter::new(&r, start)
+                .take_while(|d| *d < horizon)
+                .collect();
+            for target in [
+                "20200131T093000",
+                "20230315T000000",
+                "20250228T231500",
+                "20261231T000000",
+            ] {
+                let t = dt(target);
+                let mut it = RuleIter::new(&r, start);
+                it.seek(t);
+                let after: Vec<NaiveDateTime> = it
+                    .skip_while(|d| *d < t)
+                    .take_while(|d| *d < horizon)
+                    .collect();
+                let want: Vec<NaiveDateTime> = all.iter().copied().filter(|d| *d >= t).collect();
+                assert_eq!(after, want, "{rule} seek {target}");
+            }
+        }
     }
 }

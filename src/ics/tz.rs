@@ -325,6 +325,7 @@ fn build_custom(tzid: &str, c: &Component) -> Option<CustomZone> {
         }
         if let Some(rule) = obs.prop("RRULE").and_then(|p| RRule::parse(&p.value).ok()) {
             let mut it = RuleIter::new(&rule, start);
+            it.set_horizon(hi);
             if rule.count.is_none() {
                 it.seek(lo);
             }

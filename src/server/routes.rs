@@ -8,6 +8,7 @@
 use super::page;
 use crate::answers;
 use crate::app::App;
+use crate::pipeline::{PATH_HEADER, Path, reads};
 use crate::voice;
 use bytes::Bytes;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
@@ -69,8 +70,16 @@ impl Allowed {
 
 fn path_allows(path: &str) -> Option<Allowed> {
     Some(match path {
-        "/" | "/index.html" | "/api/whats-next" | "/api/health" | "/health"
-        | "/api/clear_skips" | "/api/done-for-day" | "/api/events" => Allowed::Get,
+        "/"
+        | "/index.html"
+        | "/api/whats-next"
+        | "/api/health"
+        | "/health"
+        | "/api/clear_skips"
+        | "/api/done-for-day"
+        | "/api/events"
+        | "/api/status/optimization"
+        | "/metrics" => Allowed::Get,
         "/api/browser-heartbeat" => Allowed::Post,
         "/api/skip" => Allowed::PostDelete,
         _ => return None,
@@ -86,11 +95,13 @@ pub async fn route(app: &Arc<App>, req: Request<Bytes>) -> Resp {
     let get = req.method() == Method::GET || req.method() == Method::HEAD;
     match (path, get, req.method()) {
         ("/" | "/index.html", true, _) => page::index(),
-        ("/api/whats-next", true, _) => whats_next(app),
+        ("/api/whats-next", true, _) => whats_next(app).await,
         ("/api/health" | "/health", true, _) => health(app),
         ("/api/clear_skips", true, _) => clear_skips(app, true).await,
-        ("/api/done-for-day", true, _) => done_for_day(app, &req),
-        ("/api/events", true, _) => events(app, &req),
+        ("/api/done-for-day", true, _) => done_for_day(app, &req).await,
+        ("/api/events", true, _) => events(app, &req).await,
+        ("/api/status/optimization", true, _) => json(StatusCode::OK, &app.pipeline.report()),
+        ("/metrics", true, _) => metrics(app),
         ("/api/skip", _, &Method::POST) => skip(app, req.body()).await,
         ("/api/skip", _, &Method::DELETE) => clear_skips(app, false).await,
         ("/api/browser-heartbeat", _, &Method::POST) => heartbeat(app).await,
@@ -109,10 +120,35 @@ pub async fn route(app: &Arc<App>, req: Request<Bytes>) -> Resp {
     }
 }
 
-/// GET /api/whats-next.
-pub fn whats_next(app: &App) -> Resp {
-    let a = answers::whats_next(&app.snapshot(), app.clock.now(), app.default_tz);
-    json(StatusCode::OK, &a)
+/// Say which path served the request, and why (`x-calendarbot-path`).
+fn with_path(mut r: Resp, path: &Path) -> Resp {
+    if let Ok(v) = HeaderValue::from_str(&path.header_value()) {
+        r.headers_mut().insert(PATH_HEADER, v);
+    }
+    r
+}
+
+/// GET /api/whats-next (through the optimisation layer's pipeline).
+pub async fn whats_next(app: &App) -> Resp {
+    let (a, path) = reads::whats_next(
+        &app.pipeline,
+        &app.snapshot(),
+        app.clock.now(),
+        app.default_tz,
+    )
+    .await;
+    with_path(json(StatusCode::OK, &a), &path)
+}
+
+/// GET /metrics: Prometheus text format.
+pub fn metrics(app: &App) -> Resp {
+    let mut out = String::with_capacity(8 * 1024);
+    app.pipeline.write_prometheus(&mut out);
+    with_type(
+        StatusCode::OK,
+        "text/plain; version=0.0.4; charset=utf-8",
+        out.into(),
+    )
 }
 
 /// GET /api/health and /health: 200 when ok, 503 when degraded.
@@ -122,7 +158,7 @@ pub fn health(app: &App) -> Resp {
         server_time: app.clock.now(),
         started_at: app.started_at,
         pid: std::process::id(),
-        mode: "optimized",
+        mode: app.pipeline.mode_report().mode,
         refresh_interval_secs: app.config.refresh_interval,
     };
     let h = answers::health(&app.snapshot(), &app.status.read(), &facts);
@@ -135,7 +171,7 @@ pub fn health(app: &App) -> Resp {
 }
 
 /// GET /api/done-for-day?tz=
-pub fn done_for_day(app: &App, req: &Request<Bytes>) -> Resp {
+pub async fn done_for_day(app: &App, req: &Request<Bytes>) -> Resp {
     let tz = match query(req, "tz") {
         None => app.default_tz,
         Some(name) => match name.parse::<chrono_tz::Tz>() {
@@ -148,13 +184,15 @@ pub fn done_for_day(app: &App, req: &Request<Bytes>) -> Resp {
             }
         },
     };
-    let snap = app.snapshot();
-    let ctx = voice::Ctx {
-        snap: &snap,
-        now: app.clock.now(),
-        default_tz: app.default_tz,
-    };
-    json(StatusCode::OK, &voice::done_for_day(&ctx, tz))
+    let (body, path) = reads::done_for_day_body(
+        &app.pipeline,
+        &app.snapshot(),
+        app.clock.now(),
+        tz,
+        app.default_tz,
+    )
+    .await;
+    with_path(with_type(StatusCode::OK, "application/json", body), &path)
 }
 
 /// The voice routes (/api/alexa/*, POST /api/morning-summary): all answered by
@@ -187,7 +225,7 @@ pub fn voice_route(app: &App, route: voice::Route, req: &Request<Bytes>) -> Resp
 }
 
 /// GET /api/events?from=&to=
-pub fn events(app: &App, req: &Request<Bytes>) -> Resp {
+pub async fn events(app: &App, req: &Request<Bytes>) -> Resp {
     let now = app.clock.now();
     let parse = |key: &str| -> Result<Option<DateTime<Utc>>, String> {
         match query(req, key) {
@@ -212,8 +250,9 @@ pub fn events(app: &App, req: &Request<Bytes>) -> Resp {
             &format!("window longer than {MAX_EVENTS_WINDOW_DAYS} days"),
         );
     }
-    let a = answers::events_in(&app.snapshot(), from, to, app.default_tz);
-    json(StatusCode::OK, &a)
+    let (body, path) =
+        reads::events_body(&app.pipeline, &app.snapshot(), from, to, app.default_tz).await;
+    with_path(with_type(StatusCode::OK, "application/json", body), &path)
 }
 
 /// An RFC 3339 time, a naive date-time (UTC, as CALENDARBOT_TEST_TIME), or a date (local

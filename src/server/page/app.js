@@ -30,7 +30,16 @@
   }
 
   function hm(date) {
-    return date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    return date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", hour12: false });
+  }
+
+  // The server's "now" (it may be fixed for demos): the meeting's start minus
+  // seconds_until_start at the poll, plus the time elapsed here since.
+  function serverNow() {
+    var m = data && data.meeting;
+    if (!m) return new Date();
+    var atPoll = new Date(m.start_iso).getTime() - m.seconds_until_start * 1000;
+    return new Date(atPoll + (performance.now() - polledAt));
   }
 
   function timeRange(m) {
@@ -41,7 +50,7 @@
         start.getHours() === 0 && start.getMinutes() === 0) {
       return day + " \u00b7 All day";
     }
-    var today = new Date().toDateString() === start.toDateString();
+    var today = serverNow().toDateString() === start.toDateString();
     return (today ? "" : day + " \u00b7 ") + hm(start) + " \u2013 " + hm(end);
   }
 
@@ -52,8 +61,8 @@
   }
 
   function tick() {
-    $("clock").textContent = new Date().toLocaleString([], {
-      weekday: "long", hour: "2-digit", minute: "2-digit", second: "2-digit" });
+    $("clock").textContent = serverNow().toLocaleString([], {
+      weekday: "long", hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
     var secs = remaining();
     if (secs === null) return;
     $("countdown").textContent = countdownText(secs);

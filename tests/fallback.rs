@@ -1,0 +1,248 @@
+//! The fallback promise of SPEC §7, checked against the real binary over real HTTP with
+//! injected faults (cargo feature `fault-injection`; the suite runs with `--all-features`):
+//! - without faults the optimised path serves (`x-calendarbot-path: optimized; ...`, a repeat
+//!   read is a cache hit), mode is "optimized", and every read answer is byte-identical to
+//!   the plain path's (the layer switched off by `CALENDARBOT_OPTIMIZATION__ENABLED=false`);
+//! - with each fault (stall-pipeline, fail-cache, fail-db-pool, fail-batch) every request —
+//!   whats-next, events, done-for-day, heartbeat, skip — succeeds (100 %), with the plain
+//!   path's exact answer, within the deadline plus a margin;
+//! - the header names the path and the reason, `/api/status/optimization` reports mode
+//!   "fallback" with a reason naming the failed part, `/api/health` says `mode: "fallback"`,
+//!   and `/metrics` counts the plain-path requests;
+//! - a skip taken under a fault is durable: it is still in force after a restart.
+#![cfg(feature = "fault-injection")]
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use support::{Binary, client};
+
+const NOW: &str = "2025-11-05T15:00:00Z";
+const DEADLINE_MS: u64 = 100;
+/// Slack on top of the deadline for a debug build on a loaded 2-core machine.
+const MARGIN: Duration = Duration::from_millis(1_500);
+
+const READS: [&str; 3] = [
+    "/api/whats-next",
+    "/api/events?from=2025-11-05T00:00:00Z&to=2025-11-12T00:00:00Z",
+    "/api/done-for-day?tz=UTC",
+];
+
+fn fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/layer.ics")
+}
+
+fn env(extra: &[(&'static str, &str)]) -> Vec<(&'static str, String)> {
+    let mut v = vec![
+        (
+            "CALENDARBOT_ICS_URL",
+            format!("file://{}", fixture().display()),
+        ),
+        ("CALENDARBOT_TEST_TIME", NOW.to_string()),
+        (
+            "CALENDARBOT_OPTIMIZATION__DEADLINE_MS",
+            DEADLINE_MS.to_string(),
+        ),
+        ("CALENDARBOT_OPTIMIZATION__FALLBACK_THRESHOLD", "3".into()),
+        ("CALENDARBOT_OPTIMIZATION__RECOVERY_SECS", "600".into()),
+    ];
+    v.extend(extra.iter().map(|(k, val)| (*k, val.to_string())));
+    v
+}
+
+/// GET `path`: status, body, path header; asserts it answered within deadline + margin.
+fn get(b: &Binary, path: &str) -> (u16, String, String) {
+    let started = Instant::now();
+    let r = client().get(b.url(path)).send().unwrap();
+    let took = started.elapsed();
+    assert!(
+        took <= Duration::from_millis(DEADLINE_MS) + MARGIN,
+        "{path} took {took:?}"
+    );
+    let header = r
+        .headers()
+        .get("x-calendarbot-path")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    (r.status().as_u16(), header, r.text().unwrap())
+}
+
+fn post(b: &Binary, path: &str, body: &str) -> (u16, serde_json::Value) {
+    let started = Instant::now();
+    let r = client()
+        .post(b.url(path))
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .unwrap();
+    let took = started.elapsed();
+    // A write waits for its batch window too.
+    assert!(
+        took <= Duration::from_millis(DEADLINE_MS + 50) * 2 + MARGIN,
+        "{path} took {took:?}"
+    );
+    (r.status().as_u16(), r.json().unwrap())
+}
+
+fn json(b: &Binary, path: &str) -> serde_json::Value {
+    client().get(b.url(path)).send().unwrap().json().unwrap()
+}
+
+fn text(b: &Binary, path: &str) -> String {
+    client().get(b.url(path)).send().unwrap().text().unwrap()
+}
+
+/// The plain path's answers: the reference every other run must match byte for byte.
+fn reference() -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let mut b = Binary::start(
+        dir.path(),
+        &env(&[("CALENDARBOT_OPTIMIZATION__ENABLED", "false")]),
+    );
+    let bodies: Vec<String> = READS
+        .iter()
+        .map(|p| {
+            let (status, header, body) = get(&b, p);
+            assert_eq!(status, 200, "{p}: {body}");
+            assert!(
+                header.starts_with("plain; reason=optimization disabled"),
+                "{p}: {header}"
+            );
+            body
+        })
+        .collect();
+    assert!(
+        bodies[0].contains("\"meeting_id\":\"standup_20251105T160000\""),
+        "{}",
+        bodies[0]
+    );
+    assert_eq!(json(&b, "/api/status/optimization")["mode"], "fallback");
+    b.stop();
+    bodies
+}
+
+#[test]
+fn optimised_path_serves_and_matches_the_plain_path() {
+    let want = reference();
+    let dir = tempfile::tempdir().unwrap();
+    let mut b = Binary::start(dir.path(), &env(&[]));
+    for round in 0..3 {
+        for (path, want) in READS.iter().zip(&want) {
+            let (status, header, body) = get(&b, path);
+            assert_eq!(status, 200);
+            assert_eq!(&body, want, "{path}");
+            assert!(header.starts_with("optimized; "), "{path}: {header}");
+            if round > 0 {
+                assert_eq!(header, "optimized; cache=hit", "{path}");
+            }
+        }
+    }
+    let st = json(&b, "/api/status/optimization");
+    assert_eq!(st["mode"], "optimized", "{st}");
+    assert_eq!(st["reason"], "");
+    assert_eq!(st["flags"]["response_cache"], true);
+    assert!(st["cache"]["hits"].as_u64().unwrap() >= 6, "{st}");
+    assert_eq!(st["pools"]["sqlite"]["writer"]["capacity"], 1);
+    assert!(st["pools"]["http"].is_object(), "{st}");
+    assert!(st["batcher"]["window_ms"].is_u64(), "{st}");
+    assert_eq!(
+        json(&b, "/api/health")["server_status"]["mode"],
+        "optimized"
+    );
+    let metrics = text(&b, "/metrics");
+    assert!(
+        metrics.contains("calendarbot_optimized_mode 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics
+            .contains("calendarbot_requests_total{route=\"whats-next\",path=\"optimized/hit\"} 2"),
+        "{metrics}"
+    );
+    b.stop();
+}
+
+#[test]
+fn every_fault_is_invisible_to_clients_and_reported() {
+    let want = reference();
+    let faults = [
+        ("stall-pipeline", "read_path"),
+        ("fail-cache", "response_cache"),
+        ("fail-db-pool", "db_pool"),
+        ("fail-batch", "write_batch"),
+    ];
+    for (fault, part) in faults {
+        let dir = tempfile::tempdir().unwrap();
+        let mut b = Binary::start(dir.path(), &env(&[("CALENDARBOT_FAULT", fault)]));
+        let mut answered = 0;
+        for _ in 0..5 {
+            for (path, want) in READS.iter().zip(&want) {
+                let (status, header, body) = get(&b, path);
+                assert_eq!(status, 200, "{fault} {path}: {body}");
+                assert_eq!(&body, want, "{fault} {path}");
+                assert!(!header.is_empty(), "{fault} {path}: no path header");
+                answered += 1;
+            }
+            let (status, v) = post(&b, "/api/browser-heartbeat", "");
+            assert_eq!(
+                (status, v["status"].as_str()),
+                (200, Some("ok")),
+                "{fault}: {v}"
+            );
+            answered += 1;
+        }
+        if fault == "stall-pipeline" {
+            let (_, header, _) = get(&b, READS[0]);
+            assert!(header.starts_with("plain; reason="), "{fault}: {header}");
+        }
+        // A skip under the fault: answered, and the next meeting moves on.
+        let (status, v) = post(
+            &b,
+            "/api/skip",
+            r#"{"meeting_id":"standup_20251105T160000"}"#,
+        );
+        assert_eq!(status, 200, "{fault}: {v}");
+        assert!(v["skipped_until"].is_string(), "{fault}: {v}");
+        let (_, _, body) = get(&b, READS[0]);
+        assert!(
+            body.contains("\"meeting_id\":\"review\""),
+            "{fault}: {body}"
+        );
+        answered += 2;
+        assert_eq!(answered, 5 * 4 + 2, "{fault}: 100 % answered");
+
+        let st = json(&b, "/api/status/optimization");
+        assert_eq!(st["mode"], "fallback", "{fault}: {st}");
+        let reason = st["reason"].as_str().unwrap();
+        assert!(
+            reason.contains(part),
+            "{fault}: reason {reason:?} should name {part}"
+        );
+        assert_eq!(
+            st["fallback"]["breakers"][part]["state"], "open",
+            "{fault}: {st}"
+        );
+        assert_eq!(
+            json(&b, "/api/health")["server_status"]["mode"],
+            "fallback",
+            "{fault}"
+        );
+        let metrics = text(&b, "/metrics");
+        assert!(metrics.contains("calendarbot_optimized_mode 0"), "{fault}");
+        assert!(
+            metrics.contains(&format!("calendarbot_breaker_open{{part=\"{part}\"}} 1")),
+            "{fault}: {metrics}"
+        );
+        b.stop();
+
+        // Durable: after a restart without the fault the skip is still in force.
+        let mut again = Binary::start(dir.path(), &env(&[]));
+        let (_, _, body) = get(&again, READS[0]);
+        assert!(
+            body.contains("\"meeting_id\":\"review\""),
+            "{fault} after restart: {body}"
+        );
+        again.stop();
+    }
+}
