@@ -384,7 +384,8 @@ fn expand_series(
     let replaced: HashSet<Key> = ovs.iter().map(|(k, _)| *k).collect();
 
     for slot in slots {
-        if replaced.contains(&slot.key) {
+        // A DATE RECURRENCE-ID on a timed series names the instance on that local day.
+        if replaced.contains(&slot.key) || replaced.contains(&Key::Day(slot.local.date())) {
             continue;
         }
         let start = if all_day {
