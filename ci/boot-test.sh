@@ -38,6 +38,13 @@ cp "$here/boottest/calendarbot-bootcheck.service" "$work/extra/etc/systemd/syste
 ln -s /etc/systemd/system/calendarbot-bootcheck.service \
     "$work/extra/etc/systemd/system/multi-user.target.wants/calendarbot-bootcheck.service"
 cp "$here/boottest/boottest.conf" "$work/extra/etc/systemd/system/calendarbot.service.d/"
+# Raspberry Pi OS ships ca-certificates; the minbase guest does not, and the service's HTTP
+# client (rustls platform verifier) refuses to start without a CA store. Lay in the host's
+# bundle (arch-independent PEM) when the cached root lacks one.
+if [ ! -e "$rootfs/etc/ssl/certs/ca-certificates.crt" ] && [ -r /etc/ssl/certs/ca-certificates.crt ]; then
+    mkdir -p "$work/extra/etc/ssl/certs"
+    cp /etc/ssl/certs/ca-certificates.crt "$work/extra/etc/ssl/certs/"
+fi
 # The benchmark feed, anchored on today so its events fall into the expansion window.
 python3 "$repo/tools/gen_large_ics.py" "$work/extra/usr/share/calendarbot-boottest/bench.ics" \
     --anchor "$(date -u +%F)" >&2
