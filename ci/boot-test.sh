@@ -88,7 +88,7 @@ check "process running" "$(is "$(val process_running)" yes)" "User=$(val unit_Us
 check "health answers" "$(case "$(val health_status_line)" in "HTTP/1.1 200"* | "HTTP/1.1 503"*) echo ok ;; *) echo no ;; esac)" "$(val health_status_line)"
 check "feed loaded" "$(is "$(val feed_loaded)" yes)" "event_count=$(val health_event_count)"
 check "memory.max in force" "$(is "$(val cgroup_memory_max)" "$mem_max")" "memory.max=$(val cgroup_memory_max) memory.high=$(val cgroup_memory_high)"
-check "RSS under MemoryHigh" "$(if [ -n "$rss_kb" ] && [ "$((rss_kb * 1024))" -lt "${mem_high:-0}" ]; then echo ok; else echo no; fi)" "VmRSS=${rss_kb:-?} kB VmHWM=$(val rss_peak_kb) kB cgroup peak=$(val cgroup_memory_peak) B"
+check "RSS (feed) < High" "$(if [ "$(val feed_loaded)" = yes ] && [ -n "$rss_kb" ] && [ "$((rss_kb * 1024))" -lt "${mem_high:-0}" ]; then echo ok; else echo no; fi)" "VmRSS=${rss_kb:-?} kB VmHWM=$(val rss_peak_kb) kB cgroup peak=$(val cgroup_memory_peak) B"
 check "journal has lines" "$(if [ "$(val journal_lines)" -gt 0 ] 2>/dev/null; then echo ok; else echo no; fi)" "$(val journal_lines) lines; fields: $(val journal_fields)"
 check "journal volatile" "$(is "$(val journal_volatile)" yes)" ""
 check "watchdog restart" "$(is "$(val watchdog_restarted)" yes)" "after $(val watchdog_restart_after_ms) ms; NRestarts $(val watchdog_before_nrestarts)->$(val watchdog_after_nrestarts); $(val watchdog_journal)"
