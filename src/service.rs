@@ -106,6 +106,18 @@ pub async fn run(
         Some(clients.pool().clone()),
         std::time::Duration::from_secs(5),
     );
+    // Hand freed heap back a moment after each new snapshot, once requests that still held
+    // the previous calendar have finished with it (resident memory is what the cgroup sees).
+    let trimmer = {
+        let mut rx = app.subscribe();
+        tokio::spawn(async move {
+            while rx.changed().await.is_ok() {
+                tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+                rx.borrow_and_update();
+                crate::ops::release_free_memory();
+            }
+        })
+    };
     let fetcher = Fetcher::with_clients(config.fetch.clone(), clients)
         .with_spool_dir(&config.effective_data_dir());
     let mut tasks = refresh::spawn(app.clone(), fetcher, feeds);
@@ -119,6 +131,7 @@ pub async fn run(
     crate::ops::stopping();
     tasks.stop();
     leaks.abort();
+    trimmer.abort();
     if let Some(w) = watchdog {
         w.abort();
     }

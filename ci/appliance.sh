@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The appliance part of CI (.ci/run calls it before the test suite), every step timed:
+#   1. installs what tests/appliance.rs and tests/cross.rs need (image tools, systemd-analyze,
+#      python3 for the benchmark feed generator), idempotently;
+#   2. ci/cross-build.sh: the aarch64 release binary and its size / glibc / qemu-user checks;
+#   3. with CALENDARBOT_BOOT_TEST=1 only: ci/boot-test.sh, the emulated boot (see
+#      docs/appliance.md for why it is behind a switch and when it must be run).
+# The unit checks, image test and qemu-user comparisons then run inside `cargo nextest run`
+# (tests/appliance.rs, tests/cross.rs); .ci/run exports CALENDARBOT_REQUIRE_CROSS=1 so a
+# missing aarch64 binary fails them instead of skipping.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=ci/lib.sh
+source "$here/lib.sh"
+
+step() { # step NAME CMD...: run and time one step
+    local name=$1 t
+    shift
+    t=$(date +%s)
+    log "appliance: $name"
+    "$@"
+    log "appliance: $name took $(($(date +%s) - t)) s"
+}
+
+install_deps() {
+    ensure_image_tools
+    ensure_pkgs systemd python3
+}
+step "install image tools, systemd-analyze, python3" install_deps
+step "cross build (aarch64)" "$here/cross-build.sh"
+if [ "${CALENDARBOT_BOOT_TEST:-0}" = 1 ]; then
+    step "emulated boot test" "$here/boot-test.sh"
+else
+    log "appliance: emulated boot test skipped (CALENDARBOT_BOOT_TEST=1 runs it; required before a release)"
+fi

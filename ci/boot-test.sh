@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Emulated boot test of the appliance: the aarch64 binary and overlays/ laid into an arm64
+# Debian bookworm root by the same code as the release image (image/lay-overlay.sh), booted with
+# qemu-system-aarch64 -M virt -cpu cortex-a53 -m 512 -smp 4 (the Zero 2W's CPU and RAM). An
+# in-guest check unit (ci/boottest/) records what it sees and powers off; the report is read back
+# from the disk image with debugfs. Checks (each PASS/FAIL below):
+#   the unit runs as a Type=notify service and systemd saw READY=1 (boot-to-READY time);
+#   /api/health answers; the cgroup memory.max is the unit's MemoryMax; the journal holds the
+#   service's lines in volatile storage; RSS with the 2.9 MB benchmark feed (file:// feed,
+#   tools/gen_large_ics.py) stays under MemoryHigh; a SIGSTOP'd service is restarted by the
+#   watchdog and serves again.
+#
+# usage: ci/boot-test.sh [BINARY]    (default: target/aarch64-unknown-linux-gnu/release/calendarbot)
+# env:   CALENDARBOT_BOOTTEST_CACHE  debootstrap cache (default /var/cache/calendarbot-boottest)
+#        CALENDARBOT_BOOTTEST_WORK   scratch dir (default target/boot-test)
+# Needs root (debootstrap, a root-owned tree for mke2fs -d). Takes about 5 min with a warm cache.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/.." && pwd)
+# shellcheck source=ci/lib.sh
+source "$here/lib.sh"
+
+bin=${1:-$repo/target/$CALENDARBOT_TARGET/release/calendarbot}
+[ -f "$bin" ] || die "no binary $bin (run ci/cross-build.sh first)"
+work=${CALENDARBOT_BOOTTEST_WORK:-$repo/target/boot-test}
+[ "$(id -u)" -eq 0 ] || die "the boot test needs root (debootstrap, mke2fs -d of a root-owned tree)"
+
+t_total=$(date +%s)
+ensure_boot_tools
+rootfs=$("$here/boot-rootfs.sh")
+
+rm -rf "$work"
+mkdir -p "$work/extra/usr/local/sbin" "$work/extra/usr/share/calendarbot-boottest" \
+    "$work/extra/etc/systemd/system/multi-user.target.wants" \
+    "$work/extra/etc/systemd/system/calendarbot.service.d"
+cp "$here/boottest/calendarbot-bootcheck" "$work/extra/usr/local/sbin/"
+cp "$here/boottest/calendarbot-bootcheck.service" "$work/extra/etc/systemd/system/"
+ln -s /etc/systemd/system/calendarbot-bootcheck.service \
+    "$work/extra/etc/systemd/system/multi-user.target.wants/calendarbot-bootcheck.service"
+cp "$here/boottest/boottest.conf" "$work/extra/etc/systemd/system/calendarbot.service.d/"
+# Raspberry Pi OS ships ca-certificates; the minbase guest does not, and the service's HTTP
+# client (rustls platform verifier) refuses to start without a CA store. Lay in the host's
+# bundle (arch-independent PEM) when the cached root lacks one.
+if [ ! -e "$rootfs/etc/ssl/certs/ca-certificates.crt" ] && [ -r /etc/ssl/certs/ca-certificates.crt ]; then
+    mkdir -p "$work/extra/etc/ssl/certs"
+    cp /etc/ssl/certs/ca-certificates.crt "$work/extra/etc/ssl/certs/"
+fi
+# The benchmark feed, anchored on today so its events fall into the expansion window.
+python3 "$repo/tools/gen_large_ics.py" "$work/extra/usr/share/calendarbot-boottest/bench.ics" \
+    --anchor "$(date -u +%F)" >&2
+
+log "root filesystem image"
+t=$(date +%s)
+img=$work/rootfs.ext4
+mke2fs -q -F -t ext4 -d "$rootfs" -L rootfs "$img" 1500M
+"$repo/image/lay-overlay.sh" "$img" "$bin" "$repo/overlays" "$work/extra"
+cp -L "$rootfs/vmlinuz" "$work/vmlinuz"
+cp -L "$rootfs/initrd.img" "$work/initrd.img"
+log "image ready in $(($(date +%s) - t)) s"
+
+log "booting qemu-system-aarch64 (virt, cortex-a53, 512 MB, 4 cpus)"
+t=$(date +%s)
+rc=0
+timeout 1200 qemu-system-aarch64 -M virt -cpu cortex-a53 -m 512 -smp 4 -accel tcg,thread=multi \
+    -display none -monitor none -serial "file:$work/console.log" -no-reboot \
+    -kernel "$work/vmlinuz" -initrd "$work/initrd.img" \
+    -append "console=ttyAMA0 root=/dev/vda rw rootfstype=ext4 panic=-1" \
+    -drive "file=$img,format=raw,if=virtio" -nic none || rc=$?
+qemu_s=$(($(date +%s) - t))
+log "qemu exited rc=$rc after $qemu_s s"
+
+report=$work/report.txt
+debugfs -R 'cat /var/lib/calendarbot-bootcheck/report.txt' "$img" >"$report" 2>/dev/null || true
+debugfs -R 'cat /var/lib/calendarbot-bootcheck/report.txt' "$img" 2>/dev/null | sed 's/^/  /' >&2
+[ -s "$report" ] || { tail -n 40 "$work/console.log" >&2; die "no report from the guest (console: $work/console.log)"; }
+
+val() { sed -n "s/^$1=//p" "$report" | tail -n1; }
+fails=0
+check() { # check NAME CONDITION-RESULT DETAIL
+    if [ "$2" = ok ]; then printf 'PASS  %-22s %s\n' "$1" "$3"; else printf 'FAIL  %-22s %s\n' "$1" "$3"; fails=$((fails + 1)); fi
+}
+is() { if [ "$1" = "$2" ]; then echo ok; else echo no; fi; }
+mem_max=$(val unit_MemoryMax) mem_high=$(val unit_MemoryHigh) rss_kb=$(val rss_kb)
+check "guest finished" "$(is "$(val done)" yes)" "qemu ${qemu_s}s, $(val boot_time)"
+check "unit type notify" "$(is "$(val unit_Type)" notify)" "Type=$(val unit_Type)"
+check "READY seen" "$(is "$(val ready_seen)" yes)" "ActiveState=$(val unit_ActiveState)/$(val unit_SubState) boot-to-READY=$(val boot_to_ready_ms) ms start-to-READY=$(val start_to_ready_ms) ms"
+check "process running" "$(is "$(val process_running)" yes)" "User=$(val unit_User) NRestarts=$(val unit_NRestarts)"
+check "health answers" "$(case "$(val health_status_line)" in "HTTP/1.1 200"* | "HTTP/1.1 503"*) echo ok ;; *) echo no ;; esac)" "$(val health_status_line)"
+check "feed loaded" "$(is "$(val feed_loaded)" yes)" "event_count=$(val health_event_count)"
+check "memory.max in force" "$(is "$(val cgroup_memory_max)" "$mem_max")" "memory.max=$(val cgroup_memory_max) memory.high=$(val cgroup_memory_high)"
+check "RSS (feed) < High" "$(if [ "$(val feed_loaded)" = yes ] && [ -n "$rss_kb" ] && [ "$((rss_kb * 1024))" -lt "${mem_high:-0}" ]; then echo ok; else echo no; fi)" "VmRSS=${rss_kb:-?} kB VmHWM=$(val rss_peak_kb) kB cgroup peak=$(val cgroup_memory_peak) B"
+check "journal has lines" "$(if [ "$(val journal_lines)" -gt 0 ] 2>/dev/null; then echo ok; else echo no; fi)" "$(val journal_lines) lines; fields: $(val journal_fields)"
+check "journal volatile" "$(is "$(val journal_volatile)" yes)" ""
+check "watchdog restart" "$(is "$(val watchdog_restarted)" yes)" "after $(val watchdog_restart_after_ms) ms; NRestarts $(val watchdog_before_nrestarts)->$(val watchdog_after_nrestarts); $(val watchdog_journal)"
+check "serving after restart" "$(case "$(val after_restart_health)" in "HTTP/1.1 200"* | "HTTP/1.1 503"*) echo ok ;; *) echo no ;; esac)" "$(val after_restart_state) $(val after_restart_health)"
+log "boot test took $(($(date +%s) - t_total)) s; $fails check(s) failed; report: $report"
+[ "$fails" -eq 0 ]
