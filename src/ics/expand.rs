@@ -33,9 +33,9 @@ use super::tz::Zone;
 use super::{ExpandOptions, Occurrence, When, when_utc};
 
 /// Period steps one rule may take before it is stopped (runaway rules that match nothing).
-const MAX_RULE_STEPS: u64 = 500_000;
+const MAX_RULE_STEPS: u64 = 100_000;
 /// Period steps all rules of one feed may take together.
-pub const MAX_FEED_STEPS: u64 = 4_000_000;
+pub const MAX_FEED_STEPS: u64 = 1_000_000;
 
 /// Identity of a slot in a series: an instant for timed series, a date for all-day ones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -562,7 +562,7 @@ fn next_period(r: &Expanded, c: NaiveDateTime) -> Option<NaiveDateTime> {
         let next_day = (d + Duration::days(1)).and_time(NaiveTime::MIN);
         let boundary = if !day_matches(r, d) {
             next_day
-        } else if r.freq < Freq::Hourly && r.hour_given && !r.hours.contains(&h) {
+        } else if r.freq <= Freq::Hourly && r.hour_given && !r.hours.contains(&h) {
             match after(&r.hours, h) {
                 Some(h2) => at(h2, 0, 0)?,
                 None => next_day,
