@@ -77,7 +77,11 @@ pub fn parse_bound(s: &str) -> Option<DateTime<Utc>> {
     if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
         return Some(d.and_hms_opt(0, 0, 0)?.and_utc());
     }
-    crate::clock::Clock::parse_test_time(s)
+    // A naive date-time is UTC (as CALENDARBOT_TEST_TIME reads it).
+    ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M"]
+        .iter()
+        .find_map(|f| chrono::NaiveDateTime::parse_from_str(s, f).ok())
+        .map(|n| n.and_utc())
 }
 
 /// Run the command; returns the process exit code.
