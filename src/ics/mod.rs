@@ -225,6 +225,10 @@ pub fn expand_feed(bytes: &[u8], opts: &ExpandOptions) -> Result<Expansion, IcsE
         }
     }
     warnings.append(&mut resolver.warnings);
+    // The events own everything they need: free the component tree (about the size of the
+    // feed again) before the occurrences are built, to keep the peak memory down.
+    drop(resolver);
+    drop(parsed.calendars);
     let mut occurrences = Vec::new();
     let mut budget = expand::Budget {
         opts,
