@@ -2,7 +2,7 @@
 //! 55 meetings a day, the store window's worst realistic case), answered from the whole
 //! snapshot. Prints criterion's figures; no assertions.
 
-use calendarbot::ics::{Occurrence, Status, When};
+use calendarbot::ics::{Details, Occurrence, Status, When};
 use calendarbot::snapshot::Snapshot;
 use calendarbot::voice::{self, Ctx, Params, Route};
 use chrono::{DateTime, Duration, Utc};
@@ -20,11 +20,13 @@ fn calendar(n: usize) -> Snapshot {
             let slot = (i % 55) as i64;
             let start = base + Duration::days(day) + Duration::minutes(slot * 10);
             Occurrence {
-                uid: format!("u{i}"),
                 id: format!("u{i}"),
-                subject: format!("Meeting {i} & review <{slot}>"),
-                description: String::new(),
-                location: "Room 4".into(),
+                details: Arc::new(Details {
+                    uid: format!("u{i}"),
+                    subject: format!("Meeting {i} & review <{slot}>"),
+                    location: "Room 4".into(),
+                    ..Details::default()
+                }),
                 start: When::Timed(start),
                 end: When::Timed(start + Duration::minutes(10)),
                 status: if i % 7 == 0 {
@@ -32,8 +34,6 @@ fn calendar(n: usize) -> Snapshot {
                 } else {
                     Status::Busy
                 },
-                attendees: vec![],
-                organizer: None,
                 recurring: true,
             }
         })

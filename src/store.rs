@@ -8,7 +8,7 @@
 //! One file, `calendarbot.db`, in the data directory. The schema is versioned with
 //! `PRAGMA user_version`: [`MIGRATIONS`] is an append-only list, and every migration that the
 //! file has not seen yet runs in one transaction with the version bump. A source's window is
-//! one row holding a JSON array of [`Occurrence`]: replacing it is a single `UPSERT`, so a
+//! rows (one per event's text, one per occurrence; [`window`]) replaced in one transaction, so a
 //! reader (or a restart after `kill -9`) sees either the old window or the new one, never half.
 //!
 //! # Connections
@@ -20,6 +20,8 @@
 //! writes (skips, clearing skips, service state) go through the write batcher
 //! ([`crate::pipeline::batch`]) when `request_batching` is on: one transaction per short
 //! window, and the call still returns only once its write is committed.
+
+mod window;
 
 use crate::ics::Occurrence;
 use crate::pipeline::batch::Batcher;
@@ -62,6 +64,8 @@ const MIGRATIONS: &[&str] = &[
         key TEXT PRIMARY KEY NOT NULL,
         value TEXT NOT NULL
     );",
+    // 2: windows as rows (see [`window`]); schema-1 windows are moved by `window::upgrade_legacy`.
+    window::SCHEMA,
 ];
 
 /// A store failure.
@@ -317,6 +321,10 @@ impl Store {
         )?;
         configure(&conn)?;
         migrate(&mut conn, &path)?;
+        let moved = window::upgrade_legacy(&mut conn)?;
+        if moved > 0 {
+            tracing::info!(windows = moved, "stored windows moved to the row layout");
+        }
         // Every connection of the pool gets the same settings, the size bound included
         // (`max_page_count` is per connection).
         let max_db_bytes = opts.max_db_bytes;
@@ -432,19 +440,7 @@ impl Store {
     /// The last good window of every source.
     pub fn load_windows(&self) -> Result<BTreeMap<String, Vec<Occurrence>>, StoreError> {
         let conn = self.reader("store.load_windows")?;
-        let mut stmt = conn.prepare("SELECT source, data FROM occurrences ORDER BY source")?;
-        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
-        let mut out = BTreeMap::new();
-        for row in rows {
-            let (source, data) = row?;
-            let occ: Vec<Occurrence> = serde_json::from_str(&data).map_err(|e| {
-                StoreError::Corrupt(format!(
-                    "window of source {source:?} cannot be decoded: {e}"
-                ))
-            })?;
-            out.insert(source, occ);
-        }
-        Ok(out)
+        window::read_all(&conn)
     }
 
     /// Replace one source's window and state in one transaction.
@@ -454,17 +450,10 @@ impl Store {
         state: &SourceState,
         occurrences: &[Occurrence],
     ) -> Result<(), StoreError> {
-        let data = serde_json::to_string(occurrences)
-            .map_err(|e| StoreError::Corrupt(format!("cannot encode window: {e}")))?;
         let mut conn = self.writer("store.save_window")?;
         let tx = conn.transaction()?;
         upsert_source(&tx, source, state)?;
-        tx.execute(
-            "INSERT INTO occurrences (source, saved_at, count, data) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT(source) DO UPDATE SET
-                saved_at = excluded.saved_at, count = excluded.count, data = excluded.data",
-            params![source, ts(Utc::now()), occurrences.len() as i64, data],
-        )?;
+        window::write(&tx, source, &ts(Utc::now()), occurrences)?;
         tx.commit()?;
         Ok(())
     }
@@ -472,12 +461,7 @@ impl Store {
     /// Whether a window (possibly empty) is stored for `source`.
     pub fn has_window(&self, source: &str) -> Result<bool, StoreError> {
         let conn = self.reader("store.has_window")?;
-        let n: i64 = conn.query_row(
-            "SELECT COUNT(*) FROM occurrences WHERE source = ?1",
-            params![source],
-            |r| r.get(0),
-        )?;
-        Ok(n > 0)
+        Ok(window::exists(&conn, source)?)
     }
 
     /// Per-source fetch state.
@@ -627,22 +611,23 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ics::{Status, When};
+    use crate::ics::{Details, Status, When};
     use chrono::TimeZone;
 
     fn occ(id: &str, hour: u32) -> Occurrence {
         let start = Utc.with_ymd_and_hms(2025, 11, 5, hour, 0, 0).unwrap();
         Occurrence {
-            uid: id.into(),
             id: id.into(),
-            subject: format!("Meeting {id}"),
-            description: String::new(),
-            location: "Room 1".into(),
+            details: Arc::new(Details {
+                uid: id.into(),
+                subject: format!("Meeting {id}"),
+                location: "Room 1".into(),
+                attendees: vec!["a@example.com".into()],
+                ..Details::default()
+            }),
             start: When::Timed(start),
             end: When::Timed(start + chrono::Duration::minutes(30)),
             status: Status::Busy,
-            attendees: vec!["a@example.com".into()],
-            organizer: None,
             recurring: false,
         }
     }

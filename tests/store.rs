@@ -1,28 +1,34 @@
 //! The SQLite store on a real file in a temporary directory:
 //! - windows, source state, skips and service state survive closing and reopening the file;
 //! - reopening an existing file does not re-run migrations or lose data;
-//! - a corrupt window blob is a clear `StoreError::Corrupt` naming the source, not a panic;
+//! - a corrupt window row is a clear `StoreError::Corrupt` naming the source, not a panic;
+//! - the occurrences of one series share one copy of its text after a reload;
+//! - a file written by the JSON layout (schema 1) is upgraded: its windows move to rows, an
+//!   undecodable one is dropped and its content hash cleared so the feed is parsed again;
 //! - a file that is not a database is a clear error at open;
 //! - a data directory that cannot be a directory is a clear `StoreError::Dir` naming it;
 //! - a full disk (a database size bound) is a clear error, and the previous window survives.
 
-use calendarbot::ics::{Occurrence, Status, When};
+use calendarbot::ics::{Details, Occurrence, Status, When};
 use calendarbot::store::{DB_FILE, SourceState, Store, StoreError, StoreOptions};
 use chrono::{Duration, TimeZone, Utc};
+use std::sync::Arc;
 
 fn occ(id: &str, hour: u32, description: &str) -> Occurrence {
     let start = Utc.with_ymd_and_hms(2025, 11, 5, hour, 0, 0).unwrap();
     Occurrence {
-        uid: id.into(),
         id: id.into(),
-        subject: format!("Meeting {id}"),
-        description: description.into(),
-        location: "Room 1".into(),
+        details: Arc::new(Details {
+            uid: id.into(),
+            subject: format!("Meeting {id}"),
+            description: description.into(),
+            location: "Room 1".into(),
+            attendees: vec!["a@example.com".into()],
+            organizer: Some("boss@example.com".into()),
+        }),
         start: When::Timed(start),
         end: When::Timed(start + Duration::minutes(30)),
         status: Status::Busy,
-        attendees: vec!["a@example.com".into()],
-        organizer: Some("boss@example.com".into()),
         recurring: true,
     }
 }
@@ -71,7 +77,7 @@ fn data_survives_reopen() {
             .is_empty()
     );
     assert_eq!(store.state("last_heartbeat").unwrap().as_deref(), Some("x"));
-    assert_eq!(store.schema_version().unwrap(), 1);
+    assert_eq!(store.schema_version().unwrap(), 2);
 }
 
 #[test]
@@ -84,7 +90,7 @@ fn data_dir_is_created() {
 }
 
 #[test]
-fn corrupt_blob_is_a_clear_error() {
+fn corrupt_rows_are_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     {
         let store = Store::open(dir.path()).unwrap();
@@ -92,18 +98,44 @@ fn corrupt_blob_is_a_clear_error() {
             .save_window("work", &SourceState::default(), &[occ("a", 9, "")])
             .unwrap();
     }
-    let conn = rusqlite::Connection::open(dir.path().join(DB_FILE)).unwrap();
-    conn.execute(
-        "UPDATE occurrences SET data = '[{\"uid\": 42' WHERE source = 'work'",
-        [],
-    )
-    .unwrap();
-    drop(conn);
+    for (damage, says) in [
+        (
+            "UPDATE window_occurrences SET details = 7 WHERE source = 'work'",
+            "missing details row 7",
+        ),
+        (
+            "UPDATE window_details SET attendees = '[42' WHERE source = 'work'",
+            "attendees",
+        ),
+        (
+            "UPDATE window_occurrences SET status = 'maybe' WHERE source = 'work'",
+            "unknown status",
+        ),
+        (
+            "UPDATE window_occurrences SET start = 9223372036854775807 WHERE source = 'work'",
+            "out of range",
+        ),
+    ] {
+        let conn = rusqlite::Connection::open(dir.path().join(DB_FILE)).unwrap();
+        conn.execute("DELETE FROM windows", []).unwrap();
+        drop(conn);
+        Store::open(dir.path())
+            .unwrap()
+            .save_window("work", &SourceState::default(), &[occ("a", 9, "")])
+            .unwrap();
+        let conn = rusqlite::Connection::open(dir.path().join(DB_FILE)).unwrap();
+        assert_eq!(conn.execute(damage, []).unwrap(), 1, "{damage}");
+        drop(conn);
+        let store = Store::open(dir.path()).unwrap();
+        let err = store.load_windows().unwrap_err();
+        assert!(matches!(err, StoreError::Corrupt(_)), "{err:?}");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("corrupt") && msg.contains("\"work\"") && msg.contains(says),
+            "{damage}: {msg}"
+        );
+    }
     let store = Store::open(dir.path()).unwrap();
-    let err = store.load_windows().unwrap_err();
-    assert!(matches!(err, StoreError::Corrupt(_)), "{err:?}");
-    let msg = err.to_string();
-    assert!(msg.contains("corrupt") && msg.contains("\"work\""), "{msg}");
     // The rest of the store keeps working.
     store
         .save_window("work", &SourceState::default(), &[occ("b", 10, "")])
@@ -181,4 +213,111 @@ fn full_disk_keeps_the_previous_window() {
         Store::open(dir.path()).unwrap().load_windows().unwrap()["work"],
         small
     );
+}
+
+#[test]
+fn a_series_text_is_stored_and_loaded_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let series = occ("s", 9, "a long agenda");
+    let mut second = series.clone();
+    second.id = "s_20251106T090000".into();
+    second.start = When::Timed(Utc.with_ymd_and_hms(2025, 11, 6, 9, 0, 0).unwrap());
+    second.end = When::Timed(Utc.with_ymd_and_hms(2025, 11, 6, 9, 30, 0).unwrap());
+    let other = occ("o", 11, "another event");
+    let window = vec![series, other, second];
+    let store = Store::open(dir.path()).unwrap();
+    store
+        .save_window("work", &SourceState::default(), &window)
+        .unwrap();
+    let conn = rusqlite::Connection::open(dir.path().join(DB_FILE)).unwrap();
+    let rows: i64 = conn
+        .query_row("SELECT COUNT(*) FROM window_details", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(rows, 2, "one details row per event, not per occurrence");
+    let loaded = store.load_windows().unwrap().remove("work").unwrap();
+    assert_eq!(loaded, window);
+    assert!(Arc::ptr_eq(&loaded[0].details, &loaded[2].details));
+    assert!(!Arc::ptr_eq(&loaded[0].details, &loaded[1].details));
+}
+
+/// The schema-1 layout, exactly as it shipped: one JSON array per source.
+const SCHEMA_1: &str = "
+    CREATE TABLE sources (
+        name TEXT PRIMARY KEY NOT NULL,
+        etag TEXT,
+        last_modified TEXT,
+        content_hash TEXT,
+        last_success TEXT,
+        consecutive_failures INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT
+    );
+    CREATE TABLE occurrences (
+        source TEXT PRIMARY KEY NOT NULL REFERENCES sources(name) ON DELETE CASCADE,
+        saved_at TEXT NOT NULL,
+        count INTEGER NOT NULL,
+        data TEXT NOT NULL
+    );
+    CREATE TABLE skips (
+        id TEXT PRIMARY KEY NOT NULL,
+        until TEXT NOT NULL
+    );
+    CREATE TABLE state (
+        key TEXT PRIMARY KEY NOT NULL,
+        value TEXT NOT NULL
+    );
+    PRAGMA user_version = 1;";
+
+#[test]
+fn a_schema_1_file_is_upgraded_without_losing_its_windows() {
+    let dir = tempfile::tempdir().unwrap();
+    let conn = rusqlite::Connection::open(dir.path().join(DB_FILE)).unwrap();
+    conn.execute_batch(SCHEMA_1).unwrap();
+    conn.execute_batch(
+        r#"INSERT INTO sources (name, content_hash) VALUES ('work', 'h1'), ('home', 'h2');
+        INSERT INTO occurrences (source, saved_at, count, data) VALUES ('work',
+          '2025-11-05T08:00:00.000000Z', 2,
+          '[{"uid":"a","id":"a","subject":"Meeting a","description":"Ünïcode ✓","location":"Room 1",
+             "start":{"Timed":"2025-11-05T09:00:00Z"},"end":{"Timed":"2025-11-05T09:30:00Z"},
+             "status":"busy","attendees":["a@example.com"],"organizer":"boss@example.com",
+             "recurring":true},
+            {"uid":"b","id":"b","subject":"Meeting b","description":"","location":"Room 1",
+             "start":{"AllDay":"2025-11-06"},"end":{"AllDay":"2025-11-07"},
+             "status":"tentative","attendees":["a@example.com"],"organizer":"boss@example.com",
+             "recurring":true}]');
+        INSERT INTO occurrences (source, saved_at, count, data) VALUES ('home',
+          '2025-11-05T08:00:00.000000Z', 1, '[{"uid": 42');"#,
+    )
+    .unwrap();
+    drop(conn);
+
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.schema_version().unwrap(), 2);
+    let windows = store.load_windows().unwrap();
+    assert_eq!(windows.len(), 1, "{windows:?}");
+    assert_eq!(
+        windows["work"],
+        vec![occ("a", 9, "Ünïcode ✓"), all_day("b")]
+    );
+    assert_eq!(
+        store
+            .source_state("work")
+            .unwrap()
+            .unwrap()
+            .content_hash
+            .as_deref(),
+        Some("h1")
+    );
+    // The undecodable window is gone, and so is the hash that would have skipped re-parsing.
+    assert!(!store.has_window("home").unwrap());
+    assert_eq!(
+        store.source_state("home").unwrap().unwrap().content_hash,
+        None
+    );
+    drop(store);
+    // Nothing is left in the old table to be moved twice.
+    let conn = rusqlite::Connection::open(dir.path().join(DB_FILE)).unwrap();
+    let left: i64 = conn
+        .query_row("SELECT COUNT(*) FROM occurrences", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(left, 0);
 }

@@ -1,7 +1,7 @@
 //! Unit tests of the pure answers: selection rules, status thresholds, windows, health rules.
 
 use super::*;
-use crate::ics::{Status, When};
+use crate::ics::{Details, Status, When};
 use crate::snapshot::{SourceHealth, TaskBeat};
 use chrono::NaiveDate;
 use std::collections::HashMap;
@@ -13,16 +13,18 @@ fn t(s: &str) -> DateTime<Utc> {
 
 fn occ(id: &str, subject: &str, start: &str, end: &str) -> Occurrence {
     Occurrence {
-        uid: id.split('_').next().unwrap().to_string(),
         id: id.to_string(),
-        subject: subject.to_string(),
-        description: format!("about {subject}"),
-        location: "Room 1".to_string(),
+        details: Arc::new(Details {
+            uid: id.split('_').next().unwrap().to_string(),
+            subject: subject.to_string(),
+            description: format!("about {subject}"),
+            location: "Room 1".to_string(),
+            attendees: vec!["a@example.com".into()],
+            organizer: None,
+        }),
         start: When::Timed(t(start)),
         end: When::Timed(t(end)),
         status: Status::Busy,
-        attendees: vec!["a@example.com".into()],
-        organizer: None,
         recurring: false,
     }
 }

@@ -11,7 +11,8 @@ use chrono::{Duration, NaiveDate, NaiveDateTime};
 use super::parse::{Component, Property, split_list, unescape_text};
 use super::recur::{RRule, parse_naive_date, parse_naive_datetime};
 use super::tz::{Resolver, Zone};
-use super::{Limits, Status};
+use super::{Details, Limits, Status};
+use std::sync::Arc;
 
 /// A DATE or DATE-TIME value with its zone.
 #[derive(Debug, Clone, PartialEq)]
@@ -130,12 +131,9 @@ pub enum RDate {
 pub struct Event {
     /// UID (synthesised from the content when missing).
     pub uid: String,
-    /// SUMMARY, unescaped and cut.
-    pub summary: String,
-    /// DESCRIPTION, unescaped and cut.
-    pub description: String,
-    /// LOCATION, unescaped and cut.
-    pub location: String,
+    /// SUMMARY, DESCRIPTION, LOCATION (unescaped and cut), ATTENDEEs and ORGANIZER: the text
+    /// every occurrence of this event shares.
+    pub details: Arc<Details>,
     /// DTSTART.
     pub start: Time,
     /// DTEND, if given.
@@ -144,10 +142,6 @@ pub struct Event {
     pub duration: Option<Span>,
     /// Busy status after SPEC §5's mapping.
     pub status: Status,
-    /// Attendee names or addresses.
-    pub attendees: Vec<String>,
-    /// Organizer name or address.
-    pub organizer: Option<String>,
     /// Valid RRULEs (usually one).
     pub rrules: Vec<RRule>,
     /// RDATEs.
@@ -340,17 +334,21 @@ pub fn read_event(
         .prop("SEQUENCE")
         .and_then(|p| p.value.trim().parse().ok())
         .unwrap_or(0);
-    Some(Event {
-        uid,
-        summary: text(c, "SUMMARY", limits.max_subject_chars),
+    let details = Arc::new(Details {
+        uid: uid.clone(),
+        subject: text(c, "SUMMARY", limits.max_subject_chars),
         description: text(c, "DESCRIPTION", limits.max_description_chars),
         location: text(c, "LOCATION", limits.max_location_chars),
+        attendees: c.props_named("ATTENDEE").filter_map(person).collect(),
+        organizer: c.prop("ORGANIZER").and_then(person),
+    });
+    Some(Event {
+        uid,
+        details,
         start,
         end,
         duration,
         status: status_of(c),
-        attendees: c.props_named("ATTENDEE").filter_map(person).collect(),
-        organizer: c.prop("ORGANIZER").and_then(person),
         rrules,
         rdates,
         exdates,

@@ -24,6 +24,7 @@
 //!   hit is a warning, and what was produced up to it is kept.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
 
@@ -188,16 +189,11 @@ fn occurrence_at(
         }
     };
     Occurrence {
-        uid: ev.uid.clone(),
         id,
-        subject: ev.summary.clone(),
-        description: ev.description.clone(),
-        location: ev.location.clone(),
+        details: Arc::clone(&ev.details),
         start: s,
         end: e,
         status: ev.status,
-        attendees: ev.attendees.clone(),
-        organizer: ev.organizer.clone(),
         recurring,
     }
 }
@@ -416,9 +412,8 @@ fn expand_series(
                         zone: Some(zone.clone()),
                     },
                 };
-                let mut o = occurrence_at(ov, &moved, None, &zone, default, String::new(), true);
-                o.uid = m.uid.clone();
-                o
+                // Same UID as the master: overrides are grouped by it.
+                occurrence_at(ov, &moved, None, &zone, default, String::new(), true)
             }
         };
         o.id = slot_id(&m.uid, &o);

@@ -26,6 +26,7 @@ pub mod tz;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// How an occurrence blocks time, after SPEC §5's first-match-wins mapping.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -57,30 +58,42 @@ pub enum When {
     AllDay(NaiveDate),
 }
 
-/// One concrete occurrence of an event, inside the expansion window.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Occurrence {
+/// The text every occurrence of one VEVENT shares.
+///
+/// Held once per VEVENT behind an `Arc`: a daily series expanded over a year is 365
+/// occurrences but one description and one attendee list. Before this split every occurrence
+/// carried its own copies (about 930 bytes each on the benchmark feed), which is what kept the
+/// 3,000-event feed at 35 MiB resident.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Details {
     /// The event's UID.
     pub uid: String,
-    /// Stable id: the UID for a single event or an override, `UID_YYYYMMDDTHHMMSS` (UTC start)
-    /// for an expanded occurrence.
-    pub id: String,
     /// SUMMARY, truncated to the spec's bound.
     pub subject: String,
     /// DESCRIPTION, truncated to the spec's bound.
     pub description: String,
     /// LOCATION, truncated to the spec's bound.
     pub location: String,
+    /// Attendee display names or addresses, in feed order.
+    pub attendees: Vec<String>,
+    /// ORGANIZER display name or address, if any.
+    pub organizer: Option<String>,
+}
+
+/// One concrete occurrence of an event, inside the expansion window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Occurrence {
+    /// Stable id: the UID for a single event or an override, `UID_YYYYMMDDTHHMMSS` (UTC start)
+    /// for an expanded occurrence.
+    pub id: String,
+    /// The event's text, shared with every other occurrence of the same VEVENT.
+    pub details: Arc<Details>,
     /// Start of the occurrence.
     pub start: When,
     /// End of the occurrence (exclusive for all-day values).
     pub end: When,
     /// Busy status after the spec's mapping.
     pub status: Status,
-    /// Attendee display names or addresses, in feed order.
-    pub attendees: Vec<String>,
-    /// ORGANIZER display name or address, if any.
-    pub organizer: Option<String>,
     /// Whether this occurrence comes from a recurring series (expanded or override).
     pub recurring: bool,
 }

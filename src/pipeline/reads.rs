@@ -28,13 +28,17 @@ pub type NextChoice = Option<(Occurrence, DateTime<Utc>)>;
 
 /// Approximate heap size of an occurrence, for the cache's weigher.
 fn occurrence_bytes(o: &Occurrence) -> u32 {
-    let strings = o.uid.len()
+    let strings = o.details.uid.len()
         + o.id.len()
-        + o.subject.len()
-        + o.description.len()
-        + o.location.len()
-        + o.attendees.iter().map(|a| a.len() + 24).sum::<usize>()
-        + o.organizer.as_ref().map_or(0, String::len);
+        + o.details.subject.len()
+        + o.details.description.len()
+        + o.details.location.len()
+        + o.details
+            .attendees
+            .iter()
+            .map(|a| a.len() + 24)
+            .sum::<usize>()
+        + o.details.organizer.as_ref().map_or(0, String::len);
     (std::mem::size_of::<Occurrence>() + strings) as u32
 }
 

@@ -15,7 +15,7 @@ fn date(s: &str) -> NaiveDate {
 
 fn occ(id: &str, subject: &str, start: When, end: When) -> Occurrence {
     let mut o = super::day::tests::occ(id, start, end);
-    o.subject = subject.into();
+    std::sync::Arc::make_mut(&mut o.details).subject = subject.into();
     o
 }
 

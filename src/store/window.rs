@@ -1,0 +1,319 @@
+//! How a source's occurrence window is laid out in SQLite: rows, written and read as a stream.
+//!
+//! Why it exists: the first layout kept a window as one JSON array in one row. On the
+//! 3,000-event benchmark feed that is a 12 MB string built in memory on every refresh and
+//! parsed back on every start (VmHWM 70 MB just to restart), with each occurrence carrying its
+//! own copy of its event's description and attendees. Here an event's text is one
+//! `window_details` row, and each occurrence one small `window_occurrences` row pointing at it:
+//! writing is a prepared INSERT per row inside the caller's transaction (so a reader, or a
+//! restart after `kill -9`, still sees the old window or the new one, never half), reading
+//! rebuilds exactly one shared [`Details`] per event.
+//!
+//! Times are integers: a timed value is Unix seconds (UTC; the engine never produces
+//! fractions), an all-day value is days since 1970-01-01, flagged by `all_day`.
+
+use super::StoreError;
+use crate::ics::{Details, Occurrence, Status, When};
+use chrono::{DateTime, NaiveDate, Utc};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+/// Schema of the row layout (migration 2). The legacy `occurrences` table stays, emptied by
+/// [`upgrade_legacy`].
+pub(super) const SCHEMA: &str = "
+    CREATE TABLE windows (
+        source TEXT PRIMARY KEY NOT NULL REFERENCES sources(name) ON DELETE CASCADE,
+        saved_at TEXT NOT NULL,
+        count INTEGER NOT NULL
+    );
+    CREATE TABLE window_details (
+        source TEXT NOT NULL REFERENCES windows(source) ON DELETE CASCADE,
+        idx INTEGER NOT NULL,
+        uid TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        description TEXT NOT NULL,
+        location TEXT NOT NULL,
+        attendees TEXT NOT NULL,
+        organizer TEXT,
+        PRIMARY KEY (source, idx)
+    ) WITHOUT ROWID;
+    CREATE TABLE window_occurrences (
+        source TEXT NOT NULL REFERENCES windows(source) ON DELETE CASCADE,
+        seq INTEGER NOT NULL,
+        details INTEGER NOT NULL,
+        id TEXT NOT NULL,
+        all_day INTEGER NOT NULL,
+        start INTEGER NOT NULL,
+        end INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        recurring INTEGER NOT NULL,
+        PRIMARY KEY (source, seq)
+    ) WITHOUT ROWID;";
+
+/// Replace `source`'s window inside `tx` (the caller commits). The `sources` row must exist.
+pub(super) fn write(
+    tx: &Transaction<'_>,
+    source: &str,
+    saved_at: &str,
+    occurrences: &[Occurrence],
+) -> Result<(), rusqlite::Error> {
+    // The cascade removes the old rows of both child tables.
+    tx.execute("DELETE FROM windows WHERE source = ?1", params![source])?;
+    tx.execute(
+        "INSERT INTO windows (source, saved_at, count) VALUES (?1, ?2, ?3)",
+        params![source, saved_at, occurrences.len() as i64],
+    )?;
+    let mut details = tx.prepare(
+        "INSERT INTO window_details
+            (source, idx, uid, subject, description, location, attendees, organizer)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?;
+    let mut occ = tx.prepare(
+        "INSERT INTO window_occurrences
+            (source, seq, details, id, all_day, start, end, status, recurring)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?;
+    // One details row per shared `Details` (pointer identity: the engine shares one per VEVENT).
+    let mut index: HashMap<*const Details, i64> = HashMap::new();
+    for (seq, o) in occurrences.iter().enumerate() {
+        let next = index.len() as i64;
+        let idx = *index.entry(Arc::as_ptr(&o.details)).or_insert_with(|| next);
+        if idx == next {
+            let d = &o.details;
+            let attendees = serde_json::to_string(&d.attendees)
+                .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+            details.execute(params![
+                source,
+                idx,
+                d.uid,
+                d.subject,
+                d.description,
+                d.location,
+                attendees,
+                d.organizer
+            ])?;
+        }
+        let (all_day, start, end) = encode_span(o.start, o.end);
+        occ.execute(params![
+            source,
+            seq as i64,
+            idx,
+            o.id,
+            all_day,
+            start,
+            end,
+            status_name(o.status),
+            o.recurring
+        ])?;
+    }
+    Ok(())
+}
+
+/// Every stored window, by source, in stored order.
+pub(super) fn read_all(conn: &Connection) -> Result<BTreeMap<String, Vec<Occurrence>>, StoreError> {
+    let mut out = BTreeMap::new();
+    let sources: Vec<(String, i64)> = conn
+        .prepare("SELECT source, count FROM windows ORDER BY source")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    for (source, count) in sources {
+        let list = read_one(conn, &source, count)?;
+        out.insert(source, list);
+    }
+    Ok(out)
+}
+
+fn read_one(conn: &Connection, source: &str, count: i64) -> Result<Vec<Occurrence>, StoreError> {
+    let corrupt =
+        |what: String| StoreError::Corrupt(format!("window of source {source:?}: {what}"));
+    let mut details: Vec<Arc<Details>> = Vec::new();
+    let mut stmt = conn.prepare(
+        "SELECT idx, uid, subject, description, location, attendees, organizer
+         FROM window_details WHERE source = ?1 ORDER BY idx",
+    )?;
+    let mut rows = stmt.query(params![source])?;
+    while let Some(r) = rows.next()? {
+        let idx: i64 = r.get(0)?;
+        if idx != details.len() as i64 {
+            return Err(corrupt(format!("details row {idx} out of sequence")));
+        }
+        let attendees: String = r.get(5)?;
+        let attendees = serde_json::from_str(&attendees)
+            .map_err(|e| corrupt(format!("attendees of details row {idx}: {e}")))?;
+        details.push(Arc::new(Details {
+            uid: r.get(1)?,
+            subject: r.get(2)?,
+            description: r.get(3)?,
+            location: r.get(4)?,
+            attendees,
+            organizer: r.get(6)?,
+        }));
+    }
+    let mut list = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
+    let mut stmt = conn.prepare(
+        "SELECT details, id, all_day, start, end, status, recurring
+         FROM window_occurrences WHERE source = ?1 ORDER BY seq",
+    )?;
+    let mut rows = stmt.query(params![source])?;
+    while let Some(r) = rows.next()? {
+        let idx: i64 = r.get(0)?;
+        let d = usize::try_from(idx)
+            .ok()
+            .and_then(|i| details.get(i))
+            .ok_or_else(|| corrupt(format!("occurrence points at missing details row {idx}")))?;
+        let id: String = r.get(1)?;
+        let (start, end) = decode_span(r.get(2)?, r.get(3)?, r.get(4)?)
+            .ok_or_else(|| corrupt(format!("occurrence {id:?} has times out of range")))?;
+        let status: String = r.get(5)?;
+        let status = status_from_name(&status)
+            .ok_or_else(|| corrupt(format!("occurrence {id:?} has unknown status {status:?}")))?;
+        list.push(Occurrence {
+            id,
+            details: Arc::clone(d),
+            start,
+            end,
+            status,
+            recurring: r.get(6)?,
+        });
+    }
+    if list.len() as i64 != count {
+        return Err(corrupt(format!(
+            "{} occurrences stored, {count} expected",
+            list.len()
+        )));
+    }
+    Ok(list)
+}
+
+/// Whether a window (possibly empty) is stored for `source`.
+pub(super) fn exists(conn: &Connection, source: &str) -> Result<bool, rusqlite::Error> {
+    conn.query_row(
+        "SELECT 1 FROM windows WHERE source = ?1",
+        params![source],
+        |_| Ok(()),
+    )
+    .optional()
+    .map(|r| r.is_some())
+}
+
+/// Move windows saved by the JSON layout (schema 1) into rows, in one transaction, so an
+/// upgraded kiosk whose feed is down still shows its last good calendar. Returns how many
+/// windows were moved. A window that cannot be decoded is dropped with a warning, and its
+/// source's content hash cleared so the next fetch parses the feed again instead of taking it
+/// as "unchanged" and leaving the calendar empty.
+pub(super) fn upgrade_legacy(conn: &mut Connection) -> Result<usize, StoreError> {
+    let tx = conn.transaction()?;
+    let legacy: Vec<(String, String, String)> = tx
+        .prepare("SELECT source, saved_at, data FROM occurrences")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<_, _>>()?;
+    let mut moved = 0;
+    for (source, saved_at, data) in legacy {
+        match serde_json::from_str::<Vec<LegacyOccurrence>>(&data) {
+            Ok(old) => {
+                let list: Vec<Occurrence> =
+                    old.into_iter().map(LegacyOccurrence::into_new).collect();
+                write(&tx, &source, &saved_at, &list)?;
+                moved += 1;
+            }
+            Err(e) => {
+                tracing::warn!(source, error = %e, "stored window (old layout) cannot be decoded; dropped");
+                tx.execute(
+                    "UPDATE sources SET content_hash = NULL, etag = NULL, last_modified = NULL
+                     WHERE name = ?1",
+                    params![source],
+                )?;
+            }
+        }
+        tx.execute("DELETE FROM occurrences WHERE source = ?1", params![source])?;
+    }
+    tx.commit()?;
+    Ok(moved)
+}
+
+/// An occurrence as the JSON layout (schema 1) stored it.
+#[derive(serde::Deserialize)]
+struct LegacyOccurrence {
+    uid: String,
+    id: String,
+    subject: String,
+    description: String,
+    location: String,
+    start: When,
+    end: When,
+    status: Status,
+    attendees: Vec<String>,
+    organizer: Option<String>,
+    recurring: bool,
+}
+
+impl LegacyOccurrence {
+    fn into_new(self) -> Occurrence {
+        Occurrence {
+            id: self.id,
+            details: Arc::new(Details {
+                uid: self.uid,
+                subject: self.subject,
+                description: self.description,
+                location: self.location,
+                attendees: self.attendees,
+                organizer: self.organizer,
+            }),
+            start: self.start,
+            end: self.end,
+            status: self.status,
+            recurring: self.recurring,
+        }
+    }
+}
+
+const EPOCH: NaiveDate = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
+
+fn encode_when(w: When) -> i64 {
+    match w {
+        When::Timed(t) => t.timestamp(),
+        When::AllDay(d) => (d - EPOCH).num_days(),
+    }
+}
+
+/// `(all_day, start, end)`; the engine never mixes kinds within one occurrence.
+fn encode_span(start: When, end: When) -> (bool, i64, i64) {
+    (
+        matches!(start, When::AllDay(_)),
+        encode_when(start),
+        encode_when(end),
+    )
+}
+
+fn decode_span(all_day: bool, start: i64, end: i64) -> Option<(When, When)> {
+    let one = |v: i64| -> Option<When> {
+        if all_day {
+            EPOCH
+                .checked_add_signed(chrono::Duration::try_days(v)?)
+                .map(When::AllDay)
+        } else {
+            DateTime::<Utc>::from_timestamp(v, 0).map(When::Timed)
+        }
+    };
+    Some((one(start)?, one(end)?))
+}
+
+fn status_name(s: Status) -> &'static str {
+    match s {
+        Status::Busy => "busy",
+        Status::Tentative => "tentative",
+        Status::Free => "free",
+        Status::Cancelled => "cancelled",
+    }
+}
+
+fn status_from_name(s: &str) -> Option<Status> {
+    Some(match s {
+        "busy" => Status::Busy,
+        "tentative" => Status::Tentative,
+        "free" => Status::Free,
+        "cancelled" => Status::Cancelled,
+        _ => return None,
+    })
+}
