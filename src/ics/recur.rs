@@ -246,10 +246,13 @@ impl RRule {
                 }
                 "BYDAY" => {
                     for d in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-                        if d.len() < 2 {
-                            return Err(RuleError(format!("BYDAY={v}")));
-                        }
-                        let (n, wd) = d.split_at(d.len() - 2);
+                        // The weekday is the last two bytes; a multi-byte character there
+                        // (fuzz-found) is not a weekday, not a panic.
+                        let (n, wd) = d
+                            .len()
+                            .checked_sub(2)
+                            .and_then(|at| d.split_at_checked(at))
+                            .ok_or_else(|| RuleError(format!("BYDAY={v}")))?;
                         let wd = weekday(wd).ok_or_else(|| RuleError(format!("BYDAY={v}")))?;
                         let n: i32 = if n.is_empty() {
                             0
@@ -800,6 +803,16 @@ mod tests {
             .take(n)
             .map(|d| d.format("%Y%m%dT%H%M%S").to_string())
             .collect()
+    }
+
+    #[test]
+    fn byday_ending_in_a_multibyte_character_is_an_error_not_a_panic() {
+        // Fuzz-found: the last two bytes of "MO\u{FFFD}" fall inside the replacement character.
+        for v in ["MO\u{FFFD}", "\u{FFFD}", "1\u{e9}", "\u{e9}", "M"] {
+            let e = RRule::parse(&format!("FREQ=WEEKLY;BYDAY={v}")).unwrap_err();
+            assert!(e.to_string().contains("BYDAY"), "{v}: {e}");
+        }
+        assert!(RRule::parse("FREQ=WEEKLY;BYDAY=-1MO").is_ok());
     }
 
     #[test]
