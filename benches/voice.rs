@@ -20,7 +20,6 @@ fn calendar(n: usize) -> Snapshot {
             let slot = (i % 55) as i64;
             let start = base + Duration::days(day) + Duration::minutes(slot * 10);
             Occurrence {
-                id: format!("u{i}"),
                 details: Arc::new(Details {
                     uid: format!("u{i}"),
                     subject: format!("Meeting {i} & review <{slot}>"),
@@ -35,10 +34,11 @@ fn calendar(n: usize) -> Snapshot {
                     Status::Busy
                 },
                 recurring: true,
+                expanded: false,
             }
         })
         .collect();
-    v.sort_by_key(|o| (o.start_utc(Tz::UTC), o.id.clone()));
+    v.sort_by(|a, b| a.start_utc(Tz::UTC).cmp(&b.start_utc(Tz::UTC)).then_with(|| a.cmp_id(b)));
     Snapshot {
         version: 1,
         occurrences: Arc::new(v),

@@ -89,7 +89,7 @@ pub struct WhatsNext {
 
 /// Whether `o` can be "the next meeting" at all (SPEC §6 filters).
 fn is_candidate(o: &Occurrence, snap: &Snapshot, now: DateTime<Utc>) -> bool {
-    o.status.is_meeting() && !snap.is_skipped(&o.id, now) && !is_focus_time(&o.details.subject)
+    o.status.is_meeting() && !snap.is_occurrence_skipped(o, now) && !is_focus_time(&o.details.subject)
 }
 
 /// Pick the next meeting: the earliest candidate whose start is not before `now`; among the
@@ -111,11 +111,9 @@ pub fn next_occurrence(
     upcoming()
         .filter(|(_, s)| *s <= earliest + LUNCH_GROUPING)
         .min_by(|(a, sa), (b, sb)| {
-            (is_lunch(&a.details.subject), sa, &a.id).cmp(&(
-                is_lunch(&b.details.subject),
-                sb,
-                &b.id,
-            ))
+            (is_lunch(&a.details.subject), sa)
+                .cmp(&(is_lunch(&b.details.subject), sb))
+                .then_with(|| a.cmp_id(b))
         })
 }
 
@@ -159,7 +157,7 @@ pub fn whats_next_from(
     };
     let seconds_until_start = (start - now).num_seconds();
     let meeting = Meeting {
-        meeting_id: o.id.clone(),
+        meeting_id: o.id().into_owned(),
         subject: o.details.subject.clone(),
         description: o.details.description.clone(),
         attendees: o.details.attendees.clone(),
@@ -224,12 +222,12 @@ pub fn events_in(snap: &Snapshot, from: DateTime<Utc>, to: DateTime<Utc>, tz: Tz
             overlaps.then_some((o, s))
         })
         .collect();
-    hits.sort_by(|(a, sa), (b, sb)| sa.cmp(sb).then_with(|| a.id.cmp(&b.id)));
+    hits.sort_by(|(a, sa), (b, sb)| sa.cmp(sb).then_with(|| a.cmp_id(b)));
     let events: Vec<EventJson> = hits
         .into_iter()
         .map(|(o, _)| EventJson {
             uid: o.details.uid.clone(),
-            id: o.id.clone(),
+            id: o.id().into_owned(),
             subject: o.details.subject.clone(),
             location: o.details.location.clone(),
             start: crate::ics::cli::format_when(o.start),

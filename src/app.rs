@@ -191,7 +191,11 @@ impl App {
 
 /// The snapshot's order: start (all-day values at midnight in `tz`), then id.
 fn sort_occurrences(v: &mut [Occurrence], tz: chrono_tz::Tz) {
-    v.sort_by_cached_key(|o| (o.start_utc(tz), o.id.clone()));
+    v.sort_by(|a, b| {
+        a.start_utc(tz)
+            .cmp(&b.start_utc(tz))
+            .then_with(|| a.cmp_id(b))
+    });
 }
 
 /// Rebuild the merged list after a source changed.

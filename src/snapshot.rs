@@ -27,6 +27,11 @@ impl Snapshot {
     pub fn is_skipped(&self, id: &str, now: DateTime<Utc>) -> bool {
         self.skips.get(id).is_some_and(|until| *until > now)
     }
+
+    /// Whether occurrence `o` is skipped at `now` (builds its id only when skips exist).
+    pub fn is_occurrence_skipped(&self, o: &Occurrence, now: DateTime<Utc>) -> bool {
+        !self.skips.is_empty() && self.is_skipped(&o.id(), now)
+    }
 }
 
 /// Health of one feed, as shown in /api/health.

@@ -13,7 +13,8 @@
 //!
 //! # Connections
 //! Every connection gets the same PRAGMAs ([`configure`]): WAL, `synchronous=NORMAL`,
-//! `busy_timeout=5000`, `foreign_keys=ON`, a 2 MB page cache and no mmap. Connections come from
+//! `busy_timeout=5000`, `foreign_keys=ON`, a 512 KiB page cache (handed back after each
+//! bulk window read or write) and no mmap. Connections come from
 //! the optimisation layer's pool ([`crate::pool::sqlite`]: one writer, a few `query_only`
 //! readers, or a fresh connection per call when `db_pool` is off or failing); every method
 //! names itself as the holder, so a leaked connection is logged with the method's name. Small
@@ -194,11 +195,19 @@ fn configure(conn: &Connection) -> Result<(), rusqlite::Error> {
     conn.execute_batch(
         "PRAGMA synchronous=NORMAL;
          PRAGMA foreign_keys=ON;
-         PRAGMA cache_size=-2000;
+         PRAGMA cache_size=-512;
          PRAGMA mmap_size=0;
          PRAGMA temp_store=MEMORY;",
     )?;
     Ok(())
+}
+
+/// Hand a connection's page cache back after a bulk read or write of a window (megabytes of
+/// pages nothing will read again soon; resident memory is what the cgroup limit counts).
+fn release_cache(conn: &Connection) {
+    if let Err(e) = conn.execute_batch("PRAGMA shrink_memory") {
+        tracing::debug!(error = %e, "PRAGMA shrink_memory failed");
+    }
 }
 
 /// Bring the schema up to date; refuse a file from a newer build.
@@ -440,7 +449,9 @@ impl Store {
     /// The last good window of every source.
     pub fn load_windows(&self) -> Result<BTreeMap<String, Vec<Occurrence>>, StoreError> {
         let conn = self.reader("store.load_windows")?;
-        window::read_all(&conn)
+        let windows = window::read_all(&conn);
+        release_cache(&conn);
+        windows
     }
 
     /// Replace one source's window and state in one transaction.
@@ -455,6 +466,7 @@ impl Store {
         upsert_source(&tx, source, state)?;
         window::write(&tx, source, &ts(Utc::now()), occurrences)?;
         tx.commit()?;
+        release_cache(&conn);
         Ok(())
     }
 
@@ -617,7 +629,6 @@ mod tests {
     fn occ(id: &str, hour: u32) -> Occurrence {
         let start = Utc.with_ymd_and_hms(2025, 11, 5, hour, 0, 0).unwrap();
         Occurrence {
-            id: id.into(),
             details: Arc::new(Details {
                 uid: id.into(),
                 subject: format!("Meeting {id}"),
@@ -629,6 +640,7 @@ mod tests {
             end: When::Timed(start + chrono::Duration::minutes(30)),
             status: Status::Busy,
             recurring: false,
+            expanded: false,
         }
     }
 

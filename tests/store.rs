@@ -17,7 +17,6 @@ use std::sync::Arc;
 fn occ(id: &str, hour: u32, description: &str) -> Occurrence {
     let start = Utc.with_ymd_and_hms(2025, 11, 5, hour, 0, 0).unwrap();
     Occurrence {
-        id: id.into(),
         details: Arc::new(Details {
             uid: id.into(),
             subject: format!("Meeting {id}"),
@@ -30,6 +29,7 @@ fn occ(id: &str, hour: u32, description: &str) -> Occurrence {
         end: When::Timed(start + Duration::minutes(30)),
         status: Status::Busy,
         recurring: true,
+        expanded: false,
     }
 }
 
@@ -140,7 +140,7 @@ fn corrupt_rows_are_a_clear_error() {
     store
         .save_window("work", &SourceState::default(), &[occ("b", 10, "")])
         .unwrap();
-    assert_eq!(store.load_windows().unwrap()["work"][0].id, "b");
+    assert_eq!(store.load_windows().unwrap()["work"][0].id(), "b");
 }
 
 #[test]
@@ -220,7 +220,7 @@ fn a_series_text_is_stored_and_loaded_once() {
     let dir = tempfile::tempdir().unwrap();
     let series = occ("s", 9, "a long agenda");
     let mut second = series.clone();
-    second.id = "s_20251106T090000".into();
+    second.expanded = true;
     second.start = When::Timed(Utc.with_ymd_and_hms(2025, 11, 6, 9, 0, 0).unwrap());
     second.end = When::Timed(Utc.with_ymd_and_hms(2025, 11, 6, 9, 30, 0).unwrap());
     let other = occ("o", 11, "another event");
@@ -237,6 +237,8 @@ fn a_series_text_is_stored_and_loaded_once() {
     let loaded = store.load_windows().unwrap().remove("work").unwrap();
     assert_eq!(loaded, window);
     assert!(Arc::ptr_eq(&loaded[0].details, &loaded[2].details));
+    assert_eq!(loaded[2].id(), "s_20251106T090000");
+    assert_eq!(loaded[0].id(), "s");
     assert!(!Arc::ptr_eq(&loaded[0].details, &loaded[1].details));
 }
 

@@ -13,9 +13,8 @@ fn t(s: &str) -> DateTime<Utc> {
 
 fn occ(id: &str, subject: &str, start: &str, end: &str) -> Occurrence {
     Occurrence {
-        id: id.to_string(),
         details: Arc::new(Details {
-            uid: id.split('_').next().unwrap().to_string(),
+            uid: id.to_string(),
             subject: subject.to_string(),
             description: format!("about {subject}"),
             location: "Room 1".to_string(),
@@ -26,6 +25,7 @@ fn occ(id: &str, subject: &str, start: &str, end: &str) -> Occurrence {
         end: When::Timed(t(end)),
         status: Status::Busy,
         recurring: false,
+        expanded: false,
     }
 }
 

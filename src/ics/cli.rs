@@ -57,7 +57,7 @@ pub fn format_when(w: When) -> String {
 pub fn occurrence_json(o: &Occurrence) -> String {
     serde_json::to_string(&Line {
         uid: &o.details.uid,
-        id: &o.id,
+        id: &o.id(),
         subject: &o.details.subject,
         location: &o.details.location,
         start: format_when(o.start),

@@ -169,6 +169,8 @@ impl Event {
 pub fn truncate_chars(mut s: String, max: usize) -> String {
     if let Some((i, _)) = s.char_indices().nth(max) {
         s.truncate(i);
+        // Kept for the whole life of the calendar: give back what was cut off.
+        s.shrink_to_fit();
     }
     s
 }
@@ -334,12 +336,14 @@ pub fn read_event(
         .prop("SEQUENCE")
         .and_then(|p| p.value.trim().parse().ok())
         .unwrap_or(0);
+    let mut attendees: Vec<String> = c.props_named("ATTENDEE").filter_map(person).collect();
+    attendees.shrink_to_fit();
     let details = Arc::new(Details {
         uid: uid.clone(),
         subject: text(c, "SUMMARY", limits.max_subject_chars),
         description: text(c, "DESCRIPTION", limits.max_description_chars),
         location: text(c, "LOCATION", limits.max_location_chars),
-        attendees: c.props_named("ATTENDEE").filter_map(person).collect(),
+        attendees,
         organizer: c.prop("ORGANIZER").and_then(person),
     });
     Some(Event {

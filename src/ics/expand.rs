@@ -161,7 +161,7 @@ fn occurrence_at(
     end_override: Option<&Time>,
     zone: &Zone,
     default: &Zone,
-    id: String,
+    expanded: bool,
     recurring: bool,
 ) -> Occurrence {
     let (s, e) = match start {
@@ -189,12 +189,12 @@ fn occurrence_at(
         }
     };
     Occurrence {
-        id,
         details: Arc::clone(&ev.details),
         start: s,
         end: e,
         status: ev.status,
         recurring,
+        expanded,
     }
 }
 
@@ -274,17 +274,10 @@ fn emit_single(
         ev.end.as_ref().filter(|_| ev.start.is_date()),
         &zone,
         default,
-        ev.uid.clone(),
+        false,
         recurring,
     );
     push(o, budget, out);
-}
-
-fn slot_id(uid: &str, o: &Occurrence) -> String {
-    match o.start {
-        When::Timed(t) => format!("{uid}_{}", t.format("%Y%m%dT%H%M%S")),
-        When::AllDay(d) => format!("{uid}_{}T000000", d.format("%Y%m%d")),
-    }
 }
 
 /// Upper bound of an occurrence's length (RDATE periods included), for widening the window
@@ -394,16 +387,9 @@ fn expand_series(
         };
         // The latest THISANDFUTURE override at or before this slot restyles and shifts it.
         let fut = futures.iter().rev().find(|(k, _, _)| *k <= slot.key);
-        let mut o = match fut {
-            None => occurrence_at(
-                m,
-                &start,
-                slot.end.as_ref(),
-                &zone,
-                default,
-                String::new(),
-                true,
-            ),
+        // An expanded slot's id is its UID and its (possibly shifted) start.
+        let o = match fut {
+            None => occurrence_at(m, &start, slot.end.as_ref(), &zone, default, true, true),
             Some((_, shift, ov)) => {
                 let moved = match &start {
                     Time::Date(d) => Time::Date(*d + *shift),
@@ -413,10 +399,9 @@ fn expand_series(
                     },
                 };
                 // Same UID as the master: overrides are grouped by it.
-                occurrence_at(ov, &moved, None, &zone, default, String::new(), true)
+                occurrence_at(ov, &moved, None, &zone, default, true, true)
             }
         };
-        o.id = slot_id(&m.uid, &o);
         push(o, budget, out);
     }
     for (_, o) in &ovs {

@@ -768,7 +768,6 @@ mod tests {
         use chrono::TimeZone;
         let t = |h, m, s| Utc.with_ymd_and_hms(2025, 11, 5, h, m, s).unwrap();
         let occ = |id: &str, start| Occurrence {
-            id: id.into(),
             details: Arc::new(Details {
                 uid: id.into(),
                 subject: id.into(),
@@ -778,6 +777,7 @@ mod tests {
             end: When::Timed(start + chrono::Duration::minutes(30)),
             status: Status::Busy,
             recurring: false,
+            expanded: false,
         };
         let snap = Snapshot {
             version: 1,

@@ -29,7 +29,6 @@ pub type NextChoice = Option<(Occurrence, DateTime<Utc>)>;
 /// Approximate heap size of an occurrence, for the cache's weigher.
 fn occurrence_bytes(o: &Occurrence) -> u32 {
     let strings = o.details.uid.len()
-        + o.id.len()
         + o.details.subject.len()
         + o.details.description.len()
         + o.details.location.len()

@@ -42,7 +42,7 @@ pub(super) const SCHEMA: &str = "
         source TEXT NOT NULL REFERENCES windows(source) ON DELETE CASCADE,
         seq INTEGER NOT NULL,
         details INTEGER NOT NULL,
-        id TEXT NOT NULL,
+        expanded INTEGER NOT NULL,
         all_day INTEGER NOT NULL,
         start INTEGER NOT NULL,
         end INTEGER NOT NULL,
@@ -71,7 +71,7 @@ pub(super) fn write(
     )?;
     let mut occ = tx.prepare(
         "INSERT INTO window_occurrences
-            (source, seq, details, id, all_day, start, end, status, recurring)
+            (source, seq, details, expanded, all_day, start, end, status, recurring)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?;
     // One details row per shared `Details` (pointer identity: the engine shares one per VEVENT).
@@ -99,7 +99,7 @@ pub(super) fn write(
             source,
             seq as i64,
             idx,
-            o.id,
+            o.expanded,
             all_day,
             start,
             end,
@@ -152,7 +152,7 @@ fn read_one(conn: &Connection, source: &str, count: i64) -> Result<Vec<Occurrenc
     }
     let mut list = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
     let mut stmt = conn.prepare(
-        "SELECT details, id, all_day, start, end, status, recurring
+        "SELECT details, expanded, all_day, start, end, status, recurring, seq
          FROM window_occurrences WHERE source = ?1 ORDER BY seq",
     )?;
     let mut rows = stmt.query(params![source])?;
@@ -162,19 +162,19 @@ fn read_one(conn: &Connection, source: &str, count: i64) -> Result<Vec<Occurrenc
             .ok()
             .and_then(|i| details.get(i))
             .ok_or_else(|| corrupt(format!("occurrence points at missing details row {idx}")))?;
-        let id: String = r.get(1)?;
+        let seq: i64 = r.get(7)?;
         let (start, end) = decode_span(r.get(2)?, r.get(3)?, r.get(4)?)
-            .ok_or_else(|| corrupt(format!("occurrence {id:?} has times out of range")))?;
+            .ok_or_else(|| corrupt(format!("occurrence {seq} has times out of range")))?;
         let status: String = r.get(5)?;
         let status = status_from_name(&status)
-            .ok_or_else(|| corrupt(format!("occurrence {id:?} has unknown status {status:?}")))?;
+            .ok_or_else(|| corrupt(format!("occurrence {seq} has unknown status {status:?}")))?;
         list.push(Occurrence {
-            id,
             details: Arc::clone(d),
             start,
             end,
             status,
             recurring: r.get(6)?,
+            expanded: r.get(1)?,
         });
     }
     if list.len() as i64 != count {
@@ -250,8 +250,9 @@ struct LegacyOccurrence {
 
 impl LegacyOccurrence {
     fn into_new(self) -> Occurrence {
+        // The JSON layout stored ids; an expanded occurrence's id was its UID plus its start.
+        let expanded = self.id != self.uid;
         Occurrence {
-            id: self.id,
             details: Arc::new(Details {
                 uid: self.uid,
                 subject: self.subject,
@@ -264,6 +265,7 @@ impl LegacyOccurrence {
             end: self.end,
             status: self.status,
             recurring: self.recurring,
+            expanded,
         }
     }
 }

@@ -58,7 +58,7 @@ pub fn occurs_on(o: &Occurrence, date: NaiveDate, tz: Tz, default_tz: Tz) -> boo
 pub fn is_day_meeting(o: &Occurrence, snap: &Snapshot, now: DateTime<Utc>) -> bool {
     o.status.is_meeting()
         && !crate::answers::is_focus_time(&o.details.subject)
-        && !snap.is_skipped(&o.id, now)
+        && !snap.is_occurrence_skipped(o, now)
 }
 
 /// Every meeting of local `date` in `tz`, taken from the whole snapshot (not a window of the
@@ -106,7 +106,6 @@ pub(crate) mod tests {
     /// A busy occurrence whose id, uid and subject are `id`.
     pub(crate) fn occ(id: &str, start: When, end: When) -> Occurrence {
         Occurrence {
-            id: id.into(),
             details: std::sync::Arc::new(crate::ics::Details {
                 uid: id.into(),
                 subject: id.into(),
@@ -116,6 +115,7 @@ pub(crate) mod tests {
             end,
             status: Status::Busy,
             recurring: false,
+            expanded: false,
         }
     }
 
@@ -255,10 +255,11 @@ pub(crate) mod tests {
             ]),
             skips: Arc::new(skips),
         };
-        let ids: Vec<&str> = meetings_on(&snap, d(2025, 11, 5), America::Los_Angeles, Tz::UTC, now)
-            .iter()
-            .map(|o| o.id.as_str())
-            .collect();
+        let ids: Vec<String> =
+            meetings_on(&snap, d(2025, 11, 5), America::Los_Angeles, Tz::UTC, now)
+                .iter()
+                .map(|o| o.id().into_owned())
+                .collect();
         assert_eq!(ids, ["tentative", "busy"]);
         // An expired skip no longer hides the meeting.
         let later = now + chrono::Duration::hours(25);

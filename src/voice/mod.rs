@@ -315,7 +315,7 @@ impl MeetingInfo {
         let (s, e) = (o.start_utc(ctx.default_tz), o.end_utc(ctx.default_tz));
         let until = (s - ctx.now).num_seconds();
         MeetingInfo {
-            meeting_id: o.id.clone(),
+            meeting_id: o.id().into_owned(),
             subject: o.details.subject.clone(),
             location: o.details.location.clone(),
             all_day: o.all_day(),
@@ -413,7 +413,7 @@ impl<'a> DayView<'a> {
         let last_of = |list: &[&'a Occurrence]| {
             list.iter()
                 .map(|o| (*o, o.start_utc(ctx.default_tz), o.end_utc(ctx.default_tz)))
-                .max_by_key(|(o, s, e)| (*e, *s, o.id.clone()))
+                .max_by(|(a, sa, ea), (b, sb, eb)| (ea, sa).cmp(&(eb, sb)).then_with(|| a.cmp_id(b)))
         };
         let last = last_of(&timed).or_else(|| last_of(&all_day));
         DayView {
@@ -751,7 +751,7 @@ pub fn launch_summary_answer(ctx: &Ctx<'_>, params: &Params) -> LaunchSummaryAns
                     _ => {}
                 }
                 match view.last {
-                    Some((last, _, end)) if later.is_empty() && last.id == o.id => sp.say(format!(
+                    Some((last, _, end)) if later.is_empty() && std::ptr::eq(last, o) || last.id() == o.id() => sp.say(format!(
                         "That's your last meeting today, so you'll be done at {}.",
                         spoken_time(end, tz)
                     )),

@@ -33,7 +33,11 @@ fn all_day(id: &str, subject: &str, from: &str, to: &str) -> Occurrence {
 }
 
 fn snap(mut v: Vec<Occurrence>) -> Snapshot {
-    v.sort_by_key(|o| (o.start_utc(Tz::UTC), o.id.clone()));
+    v.sort_by(|a, b| {
+        (a.start_utc(Tz::UTC))
+            .cmp(&b.start_utc(Tz::UTC))
+            .then_with(|| a.cmp_id(b))
+    });
     Snapshot {
         version: 1,
         occurrences: Arc::new(v),

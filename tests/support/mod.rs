@@ -22,7 +22,6 @@ pub fn t(s: &str) -> DateTime<Utc> {
 /// A busy timed occurrence.
 pub fn meeting(id: &str, subject: &str, start: &str, end: &str) -> Occurrence {
     Occurrence {
-        id: id.to_string(),
         details: Arc::new(Details {
             uid: id.to_string(),
             subject: subject.to_string(),
@@ -33,6 +32,7 @@ pub fn meeting(id: &str, subject: &str, start: &str, end: &str) -> Occurrence {
         end: When::Timed(t(end)),
         status: Status::Busy,
         recurring: false,
+        expanded: false,
     }
 }
 
