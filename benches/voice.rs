@@ -2,7 +2,7 @@
 //! 55 meetings a day, the store window's worst realistic case), answered from the whole
 //! snapshot. Prints criterion's figures; no assertions.
 
-use calendarbot::ics::{Details, Occurrence, Status, When};
+use calendarbot::ics::{Details, EventText, Occurrence, Status, When};
 use calendarbot::snapshot::Snapshot;
 use calendarbot::voice::{self, Ctx, Params, Route};
 use chrono::{DateTime, Duration, Utc};
@@ -20,12 +20,12 @@ fn calendar(n: usize) -> Snapshot {
             let slot = (i % 55) as i64;
             let start = base + Duration::days(day) + Duration::minutes(slot * 10);
             Occurrence {
-                details: Arc::new(Details {
+                details: Arc::new(Details::from(EventText {
                     uid: format!("u{i}"),
                     subject: format!("Meeting {i} & review <{slot}>"),
                     location: "Room 4".into(),
-                    ..Details::default()
-                }),
+                    ..Default::default()
+                })),
                 start: When::Timed(start),
                 end: When::Timed(start + Duration::minutes(10)),
                 status: if i % 7 == 0 {
@@ -38,7 +38,11 @@ fn calendar(n: usize) -> Snapshot {
             }
         })
         .collect();
-    v.sort_by(|a, b| a.start_utc(Tz::UTC).cmp(&b.start_utc(Tz::UTC)).then_with(|| a.cmp_id(b)));
+    v.sort_by(|a, b| {
+        a.start_utc(Tz::UTC)
+            .cmp(&b.start_utc(Tz::UTC))
+            .then_with(|| a.cmp_id(b))
+    });
     Snapshot {
         version: 1,
         occurrences: Arc::new(v),

@@ -89,7 +89,9 @@ pub struct WhatsNext {
 
 /// Whether `o` can be "the next meeting" at all (SPEC §6 filters).
 fn is_candidate(o: &Occurrence, snap: &Snapshot, now: DateTime<Utc>) -> bool {
-    o.status.is_meeting() && !snap.is_occurrence_skipped(o, now) && !is_focus_time(&o.details.subject)
+    o.status.is_meeting()
+        && !snap.is_occurrence_skipped(o, now)
+        && !is_focus_time(o.details.subject())
 }
 
 /// Pick the next meeting: the earliest candidate whose start is not before `now`; among the
@@ -111,8 +113,8 @@ pub fn next_occurrence(
     upcoming()
         .filter(|(_, s)| *s <= earliest + LUNCH_GROUPING)
         .min_by(|(a, sa), (b, sb)| {
-            (is_lunch(&a.details.subject), sa)
-                .cmp(&(is_lunch(&b.details.subject), sb))
+            (is_lunch(a.details.subject()), sa)
+                .cmp(&(is_lunch(b.details.subject()), sb))
                 .then_with(|| a.cmp_id(b))
         })
 }
@@ -158,12 +160,12 @@ pub fn whats_next_from(
     let seconds_until_start = (start - now).num_seconds();
     let meeting = Meeting {
         meeting_id: o.id().into_owned(),
-        subject: o.details.subject.clone(),
-        description: o.details.description.clone(),
-        attendees: o.details.attendees.clone(),
+        subject: o.details.subject().to_string(),
+        description: o.details.description().to_string(),
+        attendees: o.details.attendees().map(str::to_string).collect(),
         start_iso: iso_utc(start),
         duration_seconds: (o.end_utc(tz) - start).num_seconds().max(0),
-        location: o.details.location.clone(),
+        location: o.details.location().to_string(),
         raw_source: String::new(),
         seconds_until_start,
     };
@@ -226,10 +228,10 @@ pub fn events_in(snap: &Snapshot, from: DateTime<Utc>, to: DateTime<Utc>, tz: Tz
     let events: Vec<EventJson> = hits
         .into_iter()
         .map(|(o, _)| EventJson {
-            uid: o.details.uid.clone(),
+            uid: o.details.uid().to_string(),
             id: o.id().into_owned(),
-            subject: o.details.subject.clone(),
-            location: o.details.location.clone(),
+            subject: o.details.subject().to_string(),
+            location: o.details.location().to_string(),
             start: crate::ics::cli::format_when(o.start),
             end: crate::ics::cli::format_when(o.end),
             all_day: o.all_day(),

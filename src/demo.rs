@@ -185,13 +185,13 @@ mod tests {
         let review = exp
             .occurrences
             .iter()
-            .find(|o| o.details.subject == "Design review")
+            .find(|o| o.details.subject() == "Design review")
             .unwrap();
         assert_eq!(review.start_utc(tz), anchor + Duration::minutes(25));
         let standups: Vec<_> = exp
             .occurrences
             .iter()
-            .filter(|o| o.details.subject == "Daily standup")
+            .filter(|o| o.details.subject() == "Daily standup")
             .collect();
         // From 7 days before the anchor's date to the end of the window: one a day.
         assert!(standups.len() >= 365, "{}", standups.len());
@@ -204,7 +204,7 @@ mod tests {
         let all_day = exp
             .occurrences
             .iter()
-            .find(|o| o.details.subject == "Office open day")
+            .find(|o| o.details.subject() == "Office open day")
             .unwrap();
         assert!(all_day.all_day());
         assert_eq!(all_day.status, crate::ics::Status::Free);

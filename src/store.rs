@@ -623,19 +623,19 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ics::{Details, Status, When};
+    use crate::ics::{Details, EventText, Status, When};
     use chrono::TimeZone;
 
     fn occ(id: &str, hour: u32) -> Occurrence {
         let start = Utc.with_ymd_and_hms(2025, 11, 5, hour, 0, 0).unwrap();
         Occurrence {
-            details: Arc::new(Details {
+            details: Arc::new(Details::from(EventText {
                 uid: id.into(),
                 subject: format!("Meeting {id}"),
                 location: "Room 1".into(),
                 attendees: vec!["a@example.com".into()],
-                ..Details::default()
-            }),
+                ..Default::default()
+            })),
             start: When::Timed(start),
             end: When::Timed(start + chrono::Duration::minutes(30)),
             status: Status::Busy,

@@ -104,7 +104,7 @@ fn scenario(
     let store = Store::open(&data).unwrap();
     let windows = store.load_windows().unwrap();
     assert_eq!(windows["default"].len(), 1);
-    assert_eq!(windows["default"][0].details.subject, SUBJECT);
+    assert_eq!(windows["default"][0].details.subject(), SUBJECT);
     let st = store.source_state("default").unwrap().unwrap();
     assert!(st.consecutive_failures >= 2);
     assert!(st.last_success.is_some());

@@ -9,7 +9,7 @@
 //! - a data directory that cannot be a directory is a clear `StoreError::Dir` naming it;
 //! - a full disk (a database size bound) is a clear error, and the previous window survives.
 
-use calendarbot::ics::{Details, Occurrence, Status, When};
+use calendarbot::ics::{Details, EventText, Occurrence, Status, When};
 use calendarbot::store::{DB_FILE, SourceState, Store, StoreError, StoreOptions};
 use chrono::{Duration, TimeZone, Utc};
 use std::sync::Arc;
@@ -17,14 +17,14 @@ use std::sync::Arc;
 fn occ(id: &str, hour: u32, description: &str) -> Occurrence {
     let start = Utc.with_ymd_and_hms(2025, 11, 5, hour, 0, 0).unwrap();
     Occurrence {
-        details: Arc::new(Details {
+        details: Arc::new(Details::from(EventText {
             uid: id.into(),
             subject: format!("Meeting {id}"),
             description: description.into(),
             location: "Room 1".into(),
             attendees: vec!["a@example.com".into()],
             organizer: Some("boss@example.com".into()),
-        }),
+        })),
         start: When::Timed(start),
         end: When::Timed(start + Duration::minutes(30)),
         status: Status::Busy,

@@ -46,9 +46,9 @@ fuzz_target!(|data: &[u8]| {
         } else {
             assert!(s >= opts.from && s < opts.to, "outside window: {o:?}");
         }
-        assert!(o.details.subject.chars().count() <= limits.max_subject_chars);
-        assert!(o.details.location.chars().count() <= limits.max_location_chars);
-        assert!(o.details.description.chars().count() <= limits.max_description_chars);
+        assert!(o.details.subject().chars().count() <= limits.max_subject_chars);
+        assert!(o.details.location().chars().count() <= limits.max_location_chars);
+        assert!(o.details.description().chars().count() <= limits.max_description_chars);
         if let Some(l) = last {
             assert!(s >= l, "not sorted");
         }

@@ -1,7 +1,7 @@
 //! Unit tests of the pure answers: selection rules, status thresholds, windows, health rules.
 
 use super::*;
-use crate::ics::{Details, Status, When};
+use crate::ics::{Details, EventText, Status, When};
 use crate::snapshot::{SourceHealth, TaskBeat};
 use chrono::NaiveDate;
 use std::collections::HashMap;
@@ -13,14 +13,14 @@ fn t(s: &str) -> DateTime<Utc> {
 
 fn occ(id: &str, subject: &str, start: &str, end: &str) -> Occurrence {
     Occurrence {
-        details: Arc::new(Details {
+        details: Arc::new(Details::from(EventText {
             uid: id.to_string(),
             subject: subject.to_string(),
             description: format!("about {subject}"),
             location: "Room 1".to_string(),
             attendees: vec!["a@example.com".into()],
             organizer: None,
-        }),
+        })),
         start: When::Timed(t(start)),
         end: When::Timed(t(end)),
         status: Status::Busy,

@@ -56,10 +56,10 @@ pub fn format_when(w: When) -> String {
 /// The JSON line of one occurrence (also used by `/api/events`-style consumers).
 pub fn occurrence_json(o: &Occurrence) -> String {
     serde_json::to_string(&Line {
-        uid: &o.details.uid,
+        uid: o.details.uid(),
         id: &o.id(),
-        subject: &o.details.subject,
-        location: &o.details.location,
+        subject: o.details.subject(),
+        location: o.details.location(),
         start: format_when(o.start),
         end: format_when(o.end),
         all_day: o.all_day(),

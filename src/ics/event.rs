@@ -11,7 +11,7 @@ use chrono::{Duration, NaiveDate, NaiveDateTime};
 use super::parse::{Component, Property, split_list, unescape_text};
 use super::recur::{RRule, parse_naive_date, parse_naive_datetime};
 use super::tz::{Resolver, Zone};
-use super::{Details, Limits, Status};
+use super::{Details, EventText, Limits, Status};
 use std::sync::Arc;
 
 /// A DATE or DATE-TIME value with its zone.
@@ -169,8 +169,6 @@ impl Event {
 pub fn truncate_chars(mut s: String, max: usize) -> String {
     if let Some((i, _)) = s.char_indices().nth(max) {
         s.truncate(i);
-        // Kept for the whole life of the calendar: give back what was cut off.
-        s.shrink_to_fit();
     }
     s
 }
@@ -336,16 +334,15 @@ pub fn read_event(
         .prop("SEQUENCE")
         .and_then(|p| p.value.trim().parse().ok())
         .unwrap_or(0);
-    let mut attendees: Vec<String> = c.props_named("ATTENDEE").filter_map(person).collect();
-    attendees.shrink_to_fit();
-    let details = Arc::new(Details {
+    let attendees = c.props_named("ATTENDEE").filter_map(person).collect();
+    let details = Arc::new(Details::from(EventText {
         uid: uid.clone(),
         subject: text(c, "SUMMARY", limits.max_subject_chars),
         description: text(c, "DESCRIPTION", limits.max_description_chars),
         location: text(c, "LOCATION", limits.max_location_chars),
         attendees,
         organizer: c.prop("ORGANIZER").and_then(person),
-    });
+    }));
     Some(Event {
         uid,
         details,

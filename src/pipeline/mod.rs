@@ -764,15 +764,15 @@ mod tests {
 
     #[test]
     fn epoch_changes_exactly_when_an_occurrence_starts_or_a_skip_ends() {
-        use crate::ics::{Details, Occurrence, Status, When};
+        use crate::ics::{Details, EventText, Occurrence, Status, When};
         use chrono::TimeZone;
         let t = |h, m, s| Utc.with_ymd_and_hms(2025, 11, 5, h, m, s).unwrap();
         let occ = |id: &str, start| Occurrence {
-            details: Arc::new(Details {
+            details: Arc::new(Details::from(EventText {
                 uid: id.into(),
                 subject: id.into(),
-                ..Details::default()
-            }),
+                ..Default::default()
+            })),
             start: When::Timed(start),
             end: When::Timed(start + chrono::Duration::minutes(30)),
             status: Status::Busy,

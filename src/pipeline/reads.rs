@@ -17,7 +17,7 @@
 use super::cache::CacheKey;
 use super::{Path, Pipeline, next_epoch};
 use crate::answers;
-use crate::ics::Occurrence;
+use crate::ics::{Details, Occurrence};
 use crate::snapshot::Snapshot;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
@@ -28,17 +28,8 @@ pub type NextChoice = Option<(Occurrence, DateTime<Utc>)>;
 
 /// Approximate heap size of an occurrence, for the cache's weigher.
 fn occurrence_bytes(o: &Occurrence) -> u32 {
-    let strings = o.details.uid.len()
-        + o.details.subject.len()
-        + o.details.description.len()
-        + o.details.location.len()
-        + o.details
-            .attendees
-            .iter()
-            .map(|a| a.len() + 24)
-            .sum::<usize>()
-        + o.details.organizer.as_ref().map_or(0, String::len);
-    (std::mem::size_of::<Occurrence>() + strings) as u32
+    (std::mem::size_of::<Occurrence>() + std::mem::size_of::<Details>() + o.details.text_len())
+        as u32
 }
 
 /// The cache key of whats-next at `now`. `tz` must be the zone the snapshot is sorted in (the

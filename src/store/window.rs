@@ -13,7 +13,7 @@
 //! fractions), an all-day value is days since 1970-01-01, flagged by `all_day`.
 
 use super::StoreError;
-use crate::ics::{Details, Occurrence, Status, When};
+use crate::ics::{Details, EventText, Occurrence, Status, When};
 use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use std::collections::{BTreeMap, HashMap};
@@ -81,17 +81,17 @@ pub(super) fn write(
         let idx = *index.entry(Arc::as_ptr(&o.details)).or_insert_with(|| next);
         if idx == next {
             let d = &o.details;
-            let attendees = serde_json::to_string(&d.attendees)
+            let attendees = serde_json::to_string(&d.attendees().collect::<Vec<_>>())
                 .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
             details.execute(params![
                 source,
                 idx,
-                d.uid,
-                d.subject,
-                d.description,
-                d.location,
+                d.uid(),
+                d.subject(),
+                d.description(),
+                d.location(),
                 attendees,
-                d.organizer
+                d.organizer()
             ])?;
         }
         let (all_day, start, end) = encode_span(o.start, o.end);
@@ -141,14 +141,14 @@ fn read_one(conn: &Connection, source: &str, count: i64) -> Result<Vec<Occurrenc
         let attendees: String = r.get(5)?;
         let attendees = serde_json::from_str(&attendees)
             .map_err(|e| corrupt(format!("attendees of details row {idx}: {e}")))?;
-        details.push(Arc::new(Details {
+        details.push(Arc::new(Details::from(EventText {
             uid: r.get(1)?,
             subject: r.get(2)?,
             description: r.get(3)?,
             location: r.get(4)?,
             attendees,
             organizer: r.get(6)?,
-        }));
+        })));
     }
     let mut list = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
     let mut stmt = conn.prepare(
@@ -253,14 +253,14 @@ impl LegacyOccurrence {
         // The JSON layout stored ids; an expanded occurrence's id was its UID plus its start.
         let expanded = self.id != self.uid;
         Occurrence {
-            details: Arc::new(Details {
+            details: Arc::new(Details::from(EventText {
                 uid: self.uid,
                 subject: self.subject,
                 description: self.description,
                 location: self.location,
                 attendees: self.attendees,
                 organizer: self.organizer,
-            }),
+            })),
             start: self.start,
             end: self.end,
             status: self.status,

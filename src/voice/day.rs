@@ -57,7 +57,7 @@ pub fn occurs_on(o: &Occurrence, date: NaiveDate, tz: Tz, default_tz: Tz) -> boo
 /// focus-time block, not skipped (a skip means "I am not going").
 pub fn is_day_meeting(o: &Occurrence, snap: &Snapshot, now: DateTime<Utc>) -> bool {
     o.status.is_meeting()
-        && !crate::answers::is_focus_time(&o.details.subject)
+        && !crate::answers::is_focus_time(o.details.subject())
         && !snap.is_occurrence_skipped(o, now)
 }
 
@@ -106,11 +106,11 @@ pub(crate) mod tests {
     /// A busy occurrence whose id, uid and subject are `id`.
     pub(crate) fn occ(id: &str, start: When, end: When) -> Occurrence {
         Occurrence {
-            details: std::sync::Arc::new(crate::ics::Details {
+            details: std::sync::Arc::new(crate::ics::Details::from(crate::ics::EventText {
                 uid: id.into(),
                 subject: id.into(),
                 ..Default::default()
-            }),
+            })),
             start,
             end,
             status: Status::Busy,
@@ -242,7 +242,9 @@ pub(crate) mod tests {
         let mut tentative = timed("tentative", "2025-11-05T19:00:00Z", "2025-11-05T20:00:00Z");
         tentative.status = Status::Tentative;
         let mut focus = timed("focus", "2025-11-05T20:00:00Z", "2025-11-05T21:00:00Z");
-        std::sync::Arc::make_mut(&mut focus.details).subject = "Deep Work block".into();
+        let mut text = crate::ics::EventText::from(&*focus.details);
+        text.subject = "Deep Work block".into();
+        focus.details = std::sync::Arc::new(text.into());
         let skipped = timed("skipped", "2025-11-05T21:00:00Z", "2025-11-05T22:00:00Z");
         let busy = timed("busy", "2025-11-05T22:00:00Z", "2025-11-05T23:00:00Z");
         let tomorrow = timed("tomorrow", "2025-11-06T18:00:00Z", "2025-11-06T19:00:00Z");

@@ -316,8 +316,8 @@ impl MeetingInfo {
         let until = (s - ctx.now).num_seconds();
         MeetingInfo {
             meeting_id: o.id().into_owned(),
-            subject: o.details.subject.clone(),
-            location: o.details.location.clone(),
+            subject: o.details.subject().to_string(),
+            location: o.details.location().to_string(),
             all_day: o.all_day(),
             start_iso: iso_utc(s),
             end_iso: iso_utc(e),
@@ -331,7 +331,7 @@ impl MeetingInfo {
 
 /// A subject as spoken: trimmed, and "an untitled meeting" when empty.
 fn said(o: &Occurrence) -> String {
-    let s = o.details.subject.trim();
+    let s = o.details.subject().trim();
     if s.is_empty() {
         "an untitled meeting".to_string()
     } else {
@@ -350,10 +350,10 @@ fn card_line(o: &Occurrence, ctx: &Ctx<'_>, tz: Tz) -> String {
             spoken_time(o.end_utc(ctx.default_tz), tz)
         )
     };
-    let place = if o.details.location.trim().is_empty() {
+    let place = if o.details.location().trim().is_empty() {
         String::new()
     } else {
-        format!(" ({})", o.details.location.trim())
+        format!(" ({})", o.details.location().trim())
     };
     format!("{when}  {}{place}", said(o))
 }
@@ -413,7 +413,9 @@ impl<'a> DayView<'a> {
         let last_of = |list: &[&'a Occurrence]| {
             list.iter()
                 .map(|o| (*o, o.start_utc(ctx.default_tz), o.end_utc(ctx.default_tz)))
-                .max_by(|(a, sa, ea), (b, sb, eb)| (ea, sa).cmp(&(eb, sb)).then_with(|| a.cmp_id(b)))
+                .max_by(|(a, sa, ea), (b, sb, eb)| {
+                    (ea, sa).cmp(&(eb, sb)).then_with(|| a.cmp_id(b))
+                })
         };
         let last = last_of(&timed).or_else(|| last_of(&all_day));
         DayView {
@@ -573,13 +575,13 @@ pub fn next_meeting_answer(ctx: &Ctx<'_>, params: &Params) -> NextMeetingAnswer 
     match next {
         Some(o) => {
             sp.say(format!("Your next meeting is {}.", next_phrase(o, ctx, tz)));
-            if params.detail != Detail::Brief && !o.details.location.trim().is_empty() {
-                sp.say(format!("Location: {}.", o.details.location.trim()));
+            if params.detail != Detail::Brief && !o.details.location().trim().is_empty() {
+                sp.say(format!("Location: {}.", o.details.location().trim()));
             }
             lines.push(said(o));
             lines.push(when_phrase_full(o, ctx, tz));
-            if !o.details.location.trim().is_empty() {
-                lines.push(o.details.location.trim().to_string());
+            if !o.details.location().trim().is_empty() {
+                lines.push(o.details.location().trim().to_string());
             }
         }
         None => sp.say("You have no upcoming meetings."),
@@ -751,10 +753,14 @@ pub fn launch_summary_answer(ctx: &Ctx<'_>, params: &Params) -> LaunchSummaryAns
                     _ => {}
                 }
                 match view.last {
-                    Some((last, _, end)) if later.is_empty() && std::ptr::eq(last, o) || last.id() == o.id() => sp.say(format!(
-                        "That's your last meeting today, so you'll be done at {}.",
-                        spoken_time(end, tz)
-                    )),
+                    Some((last, _, end))
+                        if later.is_empty() && std::ptr::eq(last, o) || last.id() == o.id() =>
+                    {
+                        sp.say(format!(
+                            "That's your last meeting today, so you'll be done at {}.",
+                            spoken_time(end, tz)
+                        ))
+                    }
                     _ => say_done(&mut sp, ctx, &view, tz),
                 }
             }
@@ -1034,10 +1040,10 @@ pub fn morning_summary_answer(ctx: &Ctx<'_>, params: &Params) -> MorningSummaryA
             }
             Detail::Verbose => {
                 for o in timed.iter().take(params.max_events) {
-                    let place = if o.details.location.trim().is_empty() {
+                    let place = if o.details.location().trim().is_empty() {
                         String::new()
                     } else {
-                        format!(" ({})", o.details.location.trim())
+                        format!(" ({})", o.details.location().trim())
                     };
                     sp.say(format!(
                         "At {}, {}, for {}{place}.",

@@ -15,7 +15,9 @@ fn date(s: &str) -> NaiveDate {
 
 fn occ(id: &str, subject: &str, start: When, end: When) -> Occurrence {
     let mut o = super::day::tests::occ(id, start, end);
-    std::sync::Arc::make_mut(&mut o.details).subject = subject.into();
+    let mut text = crate::ics::EventText::from(&*o.details);
+    text.subject = subject.into();
+    o.details = Arc::new(text.into());
     o
 }
 

@@ -5,7 +5,7 @@
 use calendarbot::app::App;
 use calendarbot::clock::Clock;
 use calendarbot::config::Config;
-use calendarbot::ics::{Details, Occurrence, Status, When};
+use calendarbot::ics::{Details, EventText, Occurrence, Status, When};
 use calendarbot::store::Store;
 use chrono::{DateTime, Utc};
 use std::io::{BufRead, BufReader};
@@ -22,12 +22,12 @@ pub fn t(s: &str) -> DateTime<Utc> {
 /// A busy timed occurrence.
 pub fn meeting(id: &str, subject: &str, start: &str, end: &str) -> Occurrence {
     Occurrence {
-        details: Arc::new(Details {
+        details: Arc::new(Details::from(EventText {
             uid: id.to_string(),
             subject: subject.to_string(),
             location: "Room 4".to_string(),
-            ..Details::default()
-        }),
+            ..Default::default()
+        })),
         start: When::Timed(t(start)),
         end: When::Timed(t(end)),
         status: Status::Busy,
