@@ -39,7 +39,8 @@ BARE=$OUT/examples/bare_server
 W=$(mktemp -d)
 PIDS=()
 cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    # start_bot runs in $(...) subshells, so its servers are known by their pid files.
+    for p in "${PIDS[@]}" $(cat "$W"/*.pid 2>/dev/null); do kill "$p" 2>/dev/null || true; done
     wait 2>/dev/null || true
     rm -rf "$W"
 }
