@@ -24,6 +24,7 @@ pub mod batch;
 pub mod cache;
 pub mod coalesce;
 pub mod fallback;
+pub mod memo;
 pub mod monitor;
 pub mod reads;
 
@@ -183,6 +184,8 @@ pub struct Pipeline {
     external: std::sync::Mutex<Vec<Arc<Breaker>>>,
     mode: ServiceMode,
     monitor: Monitor,
+    /// The last per-second body (whats-next), in front of the cache.
+    memo: memo::Memo,
     sqlite_stats: OnceLock<StatsFn>,
     http_stats: OnceLock<StatsFn>,
     batch_stats: OnceLock<StatsFn>,
@@ -219,10 +222,46 @@ impl Pipeline {
             external: std::sync::Mutex::new(Vec::new()),
             mode: ServiceMode::default(),
             monitor: Monitor::default(),
+            memo: memo::Memo::default(),
             sqlite_stats: OnceLock::new(),
             http_stats: OnceLock::new(),
             batch_stats: OnceLock::new(),
         }
+    }
+
+    /// The body memoised for exactly `key` ([`memo`]), if the optimised path may serve now;
+    /// recorded by the monitor as a cache hit.
+    pub fn memo_get(&self, key: &memo::MemoKey) -> Option<bytes::Bytes> {
+        let started = Instant::now();
+        if !self.memo_open() {
+            return None;
+        }
+        let body = self.memo.get(key)?;
+        let path = Path::Optimized(Served::Hit);
+        self.monitor
+            .record(key.route, path.label(), true, started.elapsed());
+        Some(body)
+    }
+
+    /// Remember `body` for `key` if it came from the optimised path and that path may serve.
+    pub fn memo_put(&self, key: memo::MemoKey, body: bytes::Bytes, path: &Path) {
+        if path.is_optimized() && self.memo_open() {
+            self.memo.put(key, body);
+        } else {
+            self.memo.clear();
+        }
+    }
+
+    /// Whether the memo may answer: exactly when a request would take the optimised path
+    /// with the cache in use (see `read_inner`), and no fault is injected into it.
+    fn memo_open(&self) -> bool {
+        self.flags.enabled
+            && self.flags.response_cache
+            && self.mode.forced().is_none()
+            && self.read_breaker.allows()
+            && self.cache_breaker.allows()
+            && !fault::active(Fault::StallPipeline)
+            && !fault::active(Fault::FailCache)
     }
 
     /// The effective flags.
@@ -559,6 +598,7 @@ impl Pipeline {
                 "breakers": breakers,
             },
             "cache": self.cache.stats(),
+            "memo_hits": self.memo.hits(),
             "coalesce": self.coalescer.stats(),
             "batcher": attached(&self.batch_stats),
             "pools": {
@@ -716,6 +756,53 @@ mod tests {
             params: "".into(),
             version: 1,
             epoch,
+        }
+    }
+
+    #[test]
+    fn memo_serves_only_while_the_optimised_path_may() {
+        let key = memo::MemoKey::at("whats-next", "UTC", 1, 0, Utc::now());
+        let body = bytes::Bytes::from_static(b"{}");
+        let optimized = Path::Optimized(Served::Computed);
+
+        let p = Pipeline::new(&cfg());
+        p.memo_put(key.clone(), body.clone(), &optimized);
+        assert_eq!(p.memo_get(&key), Some(body.clone()));
+        // The service switched to the plain path: the memo neither serves nor keeps bodies.
+        p.mode().force_fallback("test stall", None);
+        assert_eq!(p.memo_get(&key), None);
+        p.mode().restore();
+        p.memo_put(
+            key.clone(),
+            body.clone(),
+            &Path::Plain(PlainReason::FlagsOff),
+        );
+        assert_eq!(
+            p.memo_get(&key),
+            None,
+            "a plain-path body is never memoised"
+        );
+        let served = p
+            .monitor
+            .requests()
+            .get(&("whats-next".to_string(), "optimized/hit".to_string()))
+            .copied();
+        assert_eq!(served, Some(1), "a memo answer is counted as a cache hit");
+
+        // Layer or cache switched off by configuration: no memo at all.
+        for off in [
+            OptimizationConfig {
+                enabled: false,
+                ..cfg()
+            },
+            OptimizationConfig {
+                response_cache: false,
+                ..cfg()
+            },
+        ] {
+            let p = Pipeline::new(&off);
+            p.memo_put(key.clone(), body.clone(), &optimized);
+            assert_eq!(p.memo_get(&key), None);
         }
     }
 

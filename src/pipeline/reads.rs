@@ -15,7 +15,8 @@
 //!   serialised bytes themselves are cached.
 
 use super::cache::CacheKey;
-use super::{Path, Pipeline, next_epoch};
+use super::memo::MemoKey;
+use super::{Path, Pipeline, Served, next_epoch};
 use crate::answers;
 use crate::ics::{Details, Occurrence};
 use crate::snapshot::Snapshot;
@@ -51,17 +52,26 @@ fn choose_next(snap: &Snapshot, now: DateTime<Utc>, tz: Tz) -> (NextChoice, u32)
     (choice, bytes)
 }
 
-/// GET /api/whats-next through the pipeline.
+/// GET /api/whats-next through the pipeline: the JSON body. A repeat within the same second
+/// is answered from the memo ([`super::memo`]); otherwise the cached choice of meeting is
+/// rendered for `now`.
 pub async fn whats_next(
     p: &Pipeline,
     snap: &Snapshot,
     now: DateTime<Utc>,
     tz: Tz,
-) -> (answers::WhatsNext, Path) {
+) -> (Bytes, Path) {
+    let skips_ended = snap.skips.values().filter(|until| **until <= now).count() as u64;
+    let memo_key = MemoKey::at("whats-next", tz.name(), snap.version, skips_ended, now);
+    if let Some(body) = p.memo_get(&memo_key) {
+        return (body, Path::Optimized(Served::Hit));
+    }
     let key = whats_next_key(snap, now, tz);
     let (choice, path) = p.read(key, || choose_next(snap, now, tz)).await;
     let choice = choice.as_ref().as_ref().map(|(o, s)| (o, *s));
-    (answers::whats_next_from(choice, now, tz), path)
+    let (body, _) = json_body(&answers::whats_next_from(choice, now, tz));
+    p.memo_put(memo_key, body.clone(), &path);
+    (body, path)
 }
 
 /// The watchdog's self-check: whats-next through the optimised path (see

@@ -130,14 +130,14 @@ fn with_path(mut r: Resp, path: &Path) -> Resp {
 
 /// GET /api/whats-next (through the optimisation layer's pipeline).
 pub async fn whats_next(app: &App) -> Resp {
-    let (a, path) = reads::whats_next(
+    let (body, path) = reads::whats_next(
         &app.pipeline,
         &app.snapshot(),
         app.clock.now(),
         app.default_tz,
     )
     .await;
-    with_path(json(StatusCode::OK, &a), &path)
+    with_path(with_type(StatusCode::OK, "application/json", body), &path)
 }
 
 /// GET /metrics: Prometheus text format.
