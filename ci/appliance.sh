@@ -31,5 +31,5 @@ step "cross build (aarch64)" "$here/cross-build.sh"
 if [ "${CALENDARBOT_BOOT_TEST:-0}" = 1 ]; then
     step "emulated boot test" "$here/boot-test.sh"
 else
-    log "appliance: emulated boot test skipped (CALENDARBOT_BOOT_TEST=0)"
+    log "appliance: emulated boot test skipped (CALENDARBOT_BOOT_TEST is not 1)"
 fi

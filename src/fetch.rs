@@ -160,8 +160,7 @@ impl ClientProvider {
             pooled,
             fallback.breaker(Part::HttpPool),
             leak_threshold,
-        )
-        .map_err(FetchError::Network)?;
+        );
         Ok(ClientProvider { pool })
     }
 

@@ -7,13 +7,16 @@
 //! - the body cap: a declared length over the cap is refused, a streamed body is cut at the cap;
 //! - file:// URLs: read with the same cap; a missing file is a clear error;
 //! - the content hash ignores DTSTAMP lines, so re-stamped exports hash the same;
-//! - errors never contain the URL (calendar URLs carry secrets).
+//! - errors never contain the URL (calendar URLs carry secrets);
+//! - a machine without CA certificates (the HTTP client cannot be built): the real binary
+//!   still starts and serves a file:// feed, and an https feed fails for its own source with
+//!   a clear error in /api/health instead of stopping the service.
 
 mod common;
 
 use calendarbot::config::{FetchConfig, SourceAuth, SourceConfig};
 use calendarbot::fetch::{FetchError, FetchOutcome, Fetcher, Validators};
-use common::{FeedServer, Mode, ics};
+use common::{FeedServer, Kiosk, Mode, ics, wait_for};
 
 fn cfg() -> FetchConfig {
     FetchConfig {
@@ -265,4 +268,54 @@ async fn large_streamed_body_is_spooled_and_cleaned_up() {
         0,
         "spool removed"
     );
+}
+
+/// The environment of a machine with no CA store: rustls finds no root certificates.
+fn no_ca_store(dir: &std::path::Path) -> Vec<(&'static str, String)> {
+    let empty = dir.join("no-certs");
+    std::fs::create_dir_all(&empty).unwrap();
+    vec![
+        (
+            "SSL_CERT_FILE",
+            dir.join("missing.pem").display().to_string(),
+        ),
+        ("SSL_CERT_DIR", empty.display().to_string()),
+    ]
+}
+
+#[test]
+fn without_ca_certificates_file_feeds_still_serve() {
+    let dir = tempfile::tempdir().unwrap();
+    let feed = dir.path().join("cal.ics");
+    std::fs::write(&feed, ics(&[("offline-1", "Offline standup", 90, 30)])).unwrap();
+    let mut env = no_ca_store(dir.path());
+    env.push(("CALENDARBOT_ICS_URL", format!("file://{}", feed.display())));
+    let k = Kiosk::start(&dir.path().join("data"), &env);
+    wait_for(20, "the file feed to be served", || {
+        (k.next_subject().as_deref() == Some("Offline standup")).then_some(())
+    });
+    let (status, source) = k.source_health("default");
+    assert_eq!(status, 200, "{source}");
+    assert_eq!(source["consecutive_failures"], 0, "{source}");
+    // The missing client was noticed and said, not hidden.
+    assert!(k.log().contains("HTTP client unavailable"), "{}", k.log());
+}
+
+#[test]
+fn without_ca_certificates_an_https_feed_fails_alone_and_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut env = no_ca_store(dir.path());
+    env.push((
+        "CALENDARBOT_ICS_URL",
+        "https://127.0.0.1:9/cal.ics".to_string(),
+    ));
+    let k = Kiosk::start(&dir.path().join("data"), &env);
+    let source = wait_for(20, "the failed refresh in health", || {
+        let (_, s) = k.source_health("default");
+        (s["consecutive_failures"].as_u64().unwrap_or(0) >= 1).then_some(s)
+    });
+    let err = source["last_error"].as_str().unwrap_or_default();
+    assert!(err.contains("cannot build the HTTP client"), "{source}");
+    // Still serving: the process did not exit and answers requests.
+    assert!(k.get("/api/whats-next").is_ok());
 }

@@ -45,7 +45,8 @@ pub struct HttpStats {
 }
 
 struct Inner {
-    shared: reqwest::Client,
+    /// The shared client; `None` until it can be built (see [`HttpPool::new`]).
+    shared: std::sync::Mutex<Option<reqwest::Client>>,
     build: BuildClient,
     enabled: bool,
     breaker: Arc<Breaker>,
@@ -133,16 +134,27 @@ impl Drop for HttpLease {
 impl HttpPool {
     /// Build the shared client with `build`; `enabled` is `[optimization] http_pool` (and
     /// `enabled`).
+    ///
+    /// A client that cannot be built (the usual cause: no CA certificates on the machine) is
+    /// not fatal: the kiosk still serves its stored calendar and its `file://` feeds, which
+    /// need no client. The failure is logged, and every http(s) fetch tries to build the client
+    /// again and, failing, reports why for its own source (health `last_error`).
     pub fn new(
         build: BuildClient,
         enabled: bool,
         breaker: Breaker,
         leak_threshold: Duration,
-    ) -> Result<Self, String> {
-        let shared = build()?;
-        Ok(HttpPool {
+    ) -> Self {
+        let shared = match build() {
+            Ok(c) => Some(c),
+            Err(e) => {
+                tracing::warn!(error = %e, "HTTP client unavailable; http(s) feeds will fail until it can be built (file:// feeds are unaffected)");
+                None
+            }
+        };
+        HttpPool {
             inner: Arc::new(Inner {
-                shared,
+                shared: std::sync::Mutex::new(shared),
                 build,
                 enabled,
                 breaker: Arc::new(breaker),
@@ -155,7 +167,7 @@ impl HttpPool {
                 failures: AtomicU64::new(0),
                 timeouts: AtomicU64::new(0),
             }),
-        })
+        }
     }
 
     /// The client for one fetch by `holder`: the shared one, or a fresh one (plain path) when
@@ -164,8 +176,17 @@ impl HttpPool {
         let i = &self.inner;
         let pooled = i.enabled && i.breaker.allows();
         let client = if pooled {
+            let mut shared = i.shared.lock().unwrap_or_else(|e| e.into_inner());
+            let client = match &*shared {
+                Some(c) => c.clone(),
+                None => {
+                    let c = (i.build)()?;
+                    tracing::info!("HTTP client built");
+                    shared.insert(c).clone()
+                }
+            };
             i.pooled.fetch_add(1, Ordering::Relaxed);
-            i.shared.clone()
+            client
         } else {
             i.fresh.fetch_add(1, Ordering::Relaxed);
             (i.build)()?
@@ -248,7 +269,7 @@ mod tests {
     #[test]
     fn shared_client_when_enabled_fresh_when_not() {
         let b = breaker(3, Duration::from_secs(60), Duration::from_secs(300));
-        let p = HttpPool::new(build(), true, b, Duration::from_secs(60)).unwrap();
+        let p = HttpPool::new(build(), true, b, Duration::from_secs(60));
         {
             let a = p.lease("fetch:a").unwrap();
             let b = p.lease("fetch:b").unwrap();
@@ -264,17 +285,44 @@ mod tests {
             false,
             breaker(3, Duration::from_secs(60), Duration::from_secs(300)),
             Duration::from_secs(60),
-        )
-        .unwrap();
+        );
         assert!(!off.lease("fetch:a").unwrap().is_pooled());
         assert_eq!(off.stats().fresh_requests, 1);
         assert!(off.health_check().is_ok());
     }
 
     #[test]
+    fn a_client_that_cannot_be_built_yet_is_built_at_the_first_fetch_that_can() {
+        // The machine has no CA store at start (the build fails), then gets one.
+        let attempts = Arc::new(AtomicUsize::new(0));
+        let a = attempts.clone();
+        let flaky: BuildClient = Arc::new(move || {
+            if a.fetch_add(1, Ordering::SeqCst) < 2 {
+                Err("no CA certificates".to_string())
+            } else {
+                reqwest::Client::builder()
+                    .build()
+                    .map_err(|e| e.to_string())
+            }
+        });
+        let b = breaker(3, Duration::from_secs(60), Duration::from_secs(300));
+        let p = HttpPool::new(flaky, true, b, Duration::from_secs(60));
+        let err = p.lease("fetch:a").unwrap_err();
+        assert!(err.contains("no CA certificates"), "{err}");
+        assert_eq!(p.stats().in_flight, 0);
+        assert!(p.lease("fetch:a").unwrap().is_pooled());
+        assert!(p.lease("fetch:b").unwrap().is_pooled());
+        assert_eq!(
+            attempts.load(Ordering::SeqCst),
+            3,
+            "built once, then shared"
+        );
+    }
+
+    #[test]
     fn held_fetch_fails_the_health_check_with_its_holder() {
         let b = breaker(3, Duration::from_secs(60), Duration::from_secs(300));
-        let p = HttpPool::new(build(), true, b, Duration::ZERO).unwrap();
+        let p = HttpPool::new(build(), true, b, Duration::ZERO);
         let _l = p.lease("fetch:slow-feed").unwrap();
         let err = p.health_check().unwrap_err();
         assert!(err.contains("fetch:slow-feed"), "{err}");
