@@ -38,11 +38,7 @@ fn calendar(n: usize) -> Snapshot {
             }
         })
         .collect();
-    v.sort_by(|a, b| {
-        a.start_utc(Tz::UTC)
-            .cmp(&b.start_utc(Tz::UTC))
-            .then_with(|| a.cmp_id(b))
-    });
+    v.sort_by(|a, b| a.cmp_start_then_id(b, Tz::UTC));
     Snapshot {
         version: 1,
         occurrences: Arc::new(v),

@@ -191,11 +191,7 @@ impl App {
 
 /// The snapshot's order: start (all-day values at midnight in `tz`), then id.
 fn sort_occurrences(v: &mut [Occurrence], tz: chrono_tz::Tz) {
-    v.sort_by(|a, b| {
-        a.start_utc(tz)
-            .cmp(&b.start_utc(tz))
-            .then_with(|| a.cmp_id(b))
-    });
+    v.sort_by(|a, b| a.cmp_start_then_id(b, tz));
 }
 
 /// Rebuild the merged list after a source changed.

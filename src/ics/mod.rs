@@ -259,6 +259,13 @@ impl Occurrence {
         a.cmp(b)
     }
 
+    /// The calendar's order: start (all-day values at midnight in `tz`), then id.
+    pub fn cmp_start_then_id(&self, other: &Self, tz: chrono_tz::Tz) -> Ordering {
+        self.start_utc(tz)
+            .cmp(&other.start_utc(tz))
+            .then_with(|| self.cmp_id(other))
+    }
+
     /// `_YYYYMMDDTHHMMSS` for an expanded occurrence.
     fn id_suffix(&self) -> Option<IdSuffix> {
         use std::fmt::Write;
@@ -461,9 +468,7 @@ pub fn expand_feed(bytes: &[u8], opts: &ExpandOptions) -> Result<Expansion, IcsE
     expand::expand_events(events, &default, &mut budget, &mut occurrences);
     let tz = opts.default_tz;
     occurrences.sort_by(|a, b| {
-        a.start_utc(tz)
-            .cmp(&b.start_utc(tz))
-            .then_with(|| a.cmp_id(b))
+        a.cmp_start_then_id(b, tz)
             .then_with(|| a.end_utc(tz).cmp(&b.end_utc(tz)))
     });
     Ok(Expansion {

@@ -35,11 +35,7 @@ fn all_day(id: &str, subject: &str, from: &str, to: &str) -> Occurrence {
 }
 
 fn snap(mut v: Vec<Occurrence>) -> Snapshot {
-    v.sort_by(|a, b| {
-        (a.start_utc(Tz::UTC))
-            .cmp(&b.start_utc(Tz::UTC))
-            .then_with(|| a.cmp_id(b))
-    });
+    v.sort_by(|a, b| a.cmp_start_then_id(b, Tz::UTC));
     Snapshot {
         version: 1,
         occurrences: Arc::new(v),
