@@ -83,8 +83,8 @@ pub struct EventText {
 /// occurrences but one description and one attendee list. Before, every occurrence carried
 /// its own copies (about 930 bytes each on the benchmark feed: 35 MiB resident for the
 /// 3,000-event feed). Packed, an event's text costs one allocation instead of ten (uid,
-/// subject, description, location, organizer, the attendee list and each attendee), which
-/// saves about a third of the text's memory on that feed again.
+/// subject, description, location, organizer, the attendee list and each attendee): measured
+/// 18.0 → 16.6 MB resident for that feed.
 ///
 /// Layout: `text` is uid, subject, description, location and organizer back to back, then the
 /// attendees joined by `\n` (a content line cannot hold a newline once unfolded, so no name
