@@ -54,7 +54,14 @@ fn bench(c: &mut Criterion) {
         default_tz: Tz::UTC,
     };
     let la: Tz = "America/Los_Angeles".parse().unwrap();
-    let p = |q: &str, r| Params::parse(q, r, Tz::UTC).unwrap();
+    let p = |q: &str, r| {
+        let pairs: Vec<(String, String)> = q
+            .split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Params::parse(&pairs, r, Tz::UTC).unwrap()
+    };
     let launch = p("tz=America/Los_Angeles", Route::LaunchSummary);
     let morning = p(
         "timezone=America/Los_Angeles&detail_level=verbose",

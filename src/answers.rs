@@ -97,26 +97,31 @@ fn is_candidate(o: &Occurrence, snap: &Snapshot, now: DateTime<Utc>) -> bool {
 /// Pick the next meeting: the earliest candidate whose start is not before `now`; among the
 /// candidates starting within 30 minutes of it, a non-lunch one beats a lunch one (ties: earlier
 /// start, then id).
+///
+/// `tz` must be the zone the snapshot is sorted in (the default zone: all-day starts are
+/// midnight there). The calendar is sorted by start, then id, so this is a binary search for
+/// the first occurrence not before `now` and a scan of the (few) occurrences up to 30 minutes
+/// after the first candidate, not a pass over the whole calendar.
 pub fn next_occurrence(
     snap: &Snapshot,
     now: DateTime<Utc>,
     tz: Tz,
 ) -> Option<(&Occurrence, DateTime<Utc>)> {
-    let upcoming = || {
-        snap.occurrences
-            .iter()
-            .filter(move |o| is_candidate(o, snap, now))
-            .map(move |o| (o, o.start_utc(tz)))
-            .filter(move |(_, s)| *s >= now)
-    };
-    let earliest = upcoming().map(|(_, s)| s).min()?;
-    upcoming()
-        .filter(|(_, s)| *s <= earliest + LUNCH_GROUPING)
-        .min_by(|(a, sa), (b, sb)| {
-            (is_lunch(a.details.subject()), sa)
-                .cmp(&(is_lunch(b.details.subject()), sb))
-                .then_with(|| a.cmp_id(b))
-        })
+    let first = snap.occurrences.partition_point(|o| o.start_utc(tz) < now);
+    let mut upcoming = snap.occurrences[first..]
+        .iter()
+        .filter(|o| is_candidate(o, snap, now))
+        .map(|o| (o, o.start_utc(tz)));
+    let (mut best, earliest) = upcoming.next()?;
+    let mut best_start = earliest;
+    // In (start, id) order, so the first of equal keys is the smaller id.
+    for (o, s) in upcoming.take_while(|(_, s)| *s <= earliest + LUNCH_GROUPING) {
+        if (is_lunch(o.details.subject()), s) < (is_lunch(best.details.subject()), best_start) {
+            best = o;
+            best_start = s;
+        }
+    }
+    Some((best, best_start))
 }
 
 /// Status by whole minutes until the start (SPEC §6).

@@ -56,17 +56,16 @@ struct Parts {
 }
 
 impl App {
-    /// Build the hub with an empty snapshot; call [`App::load_from_store`] next.
-    pub fn new(config: Arc<Config>, clock: Clock, default_tz: chrono_tz::Tz, store: Store) -> Self {
+    /// Build the hub with an empty snapshot; call [`App::load_from_store`] next. The parts
+    /// are built by the caller (`service::hub` assembles them).
+    pub fn new(
+        config: Arc<Config>,
+        clock: Clock,
+        default_tz: chrono_tz::Tz,
+        store: Store,
+        pipeline: Arc<Pipeline>,
+    ) -> Self {
         let (tx, _rx) = watch::channel(Arc::new(Snapshot::default()));
-        let pipeline = Arc::new(Pipeline::new(&config.optimization));
-        let s = store.clone();
-        pipeline.attach_sqlite_stats(move || serde_json::json!(s.pool_stats()));
-        let s = store.clone();
-        pipeline.attach_batch_stats(move || serde_json::json!(s.batch_stats()));
-        for b in store.breakers() {
-            pipeline.attach_breaker(b);
-        }
         App {
             config,
             clock,
@@ -139,8 +138,6 @@ impl App {
         self.publish(&mut p);
         drop(p);
         self.status.update(|s| s.event_window_initialized = true);
-        // The previous calendar and the parse's scratch memory were just freed.
-        crate::ops::release_free_memory();
     }
 
     /// Skip an occurrence for 24 h: persisted first, then published. Returns the skip's end.

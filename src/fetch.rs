@@ -11,8 +11,8 @@
 //! The content hash ([`content_hash`]) ignores `DTSTAMP` lines: many servers stamp every export
 //! with the current time, so an unchanged calendar would otherwise be re-parsed every refresh.
 
+use crate::breaker::{FallbackSettings, Part};
 use crate::config::{FetchConfig, SourceAuth, SourceConfig};
-use crate::pipeline::fallback::{FallbackSettings, Part};
 use crate::pool::http::{BuildClient, HttpLease, HttpPool};
 use rand::Rng;
 use sha2::{Digest, Sha256};

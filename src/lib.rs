@@ -27,6 +27,8 @@
 
 pub mod answers;
 pub mod app;
+pub mod batch;
+pub mod breaker;
 pub mod clock;
 pub mod config;
 pub mod demo;
@@ -41,4 +43,5 @@ pub mod server;
 pub mod service;
 pub mod snapshot;
 pub mod store;
+pub mod sys;
 pub mod voice;

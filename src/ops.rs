@@ -139,37 +139,25 @@ pub fn end_run(app: &App) {
     }
 }
 
-/// Start the watchdog task when systemd asked for one (`WATCHDOG_USEC`): every half period,
+/// The watchdog task, when systemd asked for one (`WATCHDOG_USEC`): every half period,
 /// a self-check through the serving path (what's next, through the pipeline, with its
 /// deadline) decides whether to feed the watchdog; a stalled optimised path switches the
 /// service to the plain path (which then answers, so the watchdog keeps being fed).
-pub fn spawn_watchdog(app: Arc<App>) -> Option<tokio::task::JoinHandle<()>> {
+pub fn watchdog(app: Arc<App>) -> Option<impl Future<Output = ()> + Send + 'static> {
     let period = watchdog_period()?;
     tracing::info!(period_ms = period.as_millis() as u64, "watchdog enabled");
-    Some(tokio::spawn(watchdog_loop(period, move || {
+    Some(watchdog_loop(period, move || {
         let app = app.clone();
         async move {
             let snap = app.snapshot();
             let now = app.clock.now();
-            match crate::pipeline::reads::self_check(&app.pipeline, &snap, now, app.default_tz)
-                .await
+            match crate::server::reads::self_check(&app.pipeline, &snap, now, app.default_tz).await
             {
                 Ok(status) => Probe::Healthy(status),
                 Err(why) => Probe::Stalled(why),
             }
         }
-    })))
-}
-
-/// Give freed heap memory back to the kernel (glibc keeps it otherwise). Called after a
-/// refresh replaced the calendar: the old one and the parse's scratch space are free by then,
-/// and on a 512 MB Pi under a memory cgroup limit resident memory is what counts.
-pub fn release_free_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only releases free memory of the allocator; it has no preconditions.
-    unsafe {
-        libc::malloc_trim(0);
-    }
+    }))
 }
 
 /// Where log lines go.
@@ -217,6 +205,8 @@ pub fn init_logging(filter: &str) -> LogTarget {
                 .with(
                     tracing_subscriber::fmt::layer()
                         .with_writer(std::io::stderr)
+                        // Colour only on a terminal: a file or a pipe gets plain text.
+                        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
                         .with_target(false),
                 )
                 .try_init();

@@ -20,7 +20,7 @@ use crate::store::{SourceState, StoreError};
 use chrono::{DateTime, Duration, Utc};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use tokio::task::JoinHandle;
+use tokio::task::JoinSet;
 
 /// Name of the built-in demo source (SPEC: health says the source is "demo").
 pub const DEMO_SOURCE: &str = "demo";
@@ -85,27 +85,6 @@ pub enum Refreshed {
     Updated(usize),
 }
 
-/// Stops the refresh tasks when dropped.
-#[derive(Debug)]
-pub struct RefreshGuard {
-    handles: Vec<JoinHandle<()>>,
-}
-
-impl RefreshGuard {
-    /// Stop every task now.
-    pub fn stop(&mut self) {
-        for h in self.handles.drain(..) {
-            h.abort();
-        }
-    }
-}
-
-impl Drop for RefreshGuard {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
 /// Put what the store knows about each feed on the status board (after a restart, health
 /// shows the last success and the failures of the previous run at once).
 pub fn seed_status(app: &App, feeds: &[Feed]) -> Result<(), StoreError> {
@@ -126,45 +105,41 @@ pub fn seed_status(app: &App, feeds: &[Feed]) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Start one task per feed: refresh at once, then every `refresh_interval` seconds.
-pub fn spawn(app: Arc<App>, fetcher: Fetcher, feeds: Vec<Feed>) -> RefreshGuard {
+/// Start one task per feed in `tasks`: refresh at once, then every `refresh_interval` seconds.
+pub fn spawn(tasks: &mut JoinSet<()>, app: Arc<App>, fetcher: Fetcher, feeds: Vec<Feed>) {
     let total = feeds.len();
     let tried = Arc::new(AtomicUsize::new(0));
     if total == 0 {
         app.status.update(|s| s.initial_refresh_complete = true);
     }
     let interval = std::time::Duration::from_secs(app.config.refresh_interval.max(1));
-    let handles = feeds
-        .into_iter()
-        .map(|feed| {
-            let app = app.clone();
-            let fetcher = fetcher.clone();
-            let tried = tried.clone();
-            tokio::spawn(async move {
-                let task = format!("refresh:{}", feed.name());
-                let mut first = true;
-                loop {
-                    app.status.beat(&task, "running", app.status_now());
-                    let ok = refresh_once(&app, &fetcher, &feed).await.is_ok();
-                    if first {
-                        first = false;
-                        if tried.fetch_add(1, Ordering::SeqCst) + 1 == total {
-                            app.status.update(|s| s.initial_refresh_complete = true);
-                        }
+    for feed in feeds {
+        let app = app.clone();
+        let fetcher = fetcher.clone();
+        let tried = tried.clone();
+        tasks.spawn(async move {
+            let task = format!("refresh:{}", feed.name());
+            let mut first = true;
+            loop {
+                app.status.beat(&task, "running", app.status_now());
+                let ok = refresh_once(&app, &fetcher, &feed).await.is_ok();
+                if first {
+                    first = false;
+                    if tried.fetch_add(1, Ordering::SeqCst) + 1 == total {
+                        app.status.update(|s| s.initial_refresh_complete = true);
                     }
-                    let status = if ok { "idle" } else { "failing" };
-                    app.status.beat(&task, status, app.status_now());
-                    // Even an unchanged feed was read whole (and hashed) into freed buffers:
-                    // hand them back now rather than let the heap keep them (measured +4.7
-                    // MiB resident per 2.9 MB feed otherwise). A new snapshot is trimmed again
-                    // once readers let go of the old one (see `service::run`).
-                    crate::ops::release_free_memory();
-                    tokio::time::sleep(interval).await;
                 }
-            })
-        })
-        .collect();
-    RefreshGuard { handles }
+                let status = if ok { "idle" } else { "failing" };
+                app.status.beat(&task, status, app.status_now());
+                // Even an unchanged feed was read whole (and hashed) into freed buffers:
+                // hand them back now rather than let the heap keep them (measured +4.7
+                // MiB resident per 2.9 MB feed otherwise). A new snapshot is trimmed again
+                // once readers let go of the old one (see `service::run`).
+                crate::sys::release_free_memory();
+                tokio::time::sleep(interval).await;
+            }
+        });
+    }
 }
 
 async fn blocking<T: Send + 'static>(

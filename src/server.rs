@@ -14,6 +14,8 @@
 
 pub mod limits;
 pub mod page;
+pub mod reads;
+pub mod response;
 pub mod routes;
 
 use crate::app::App;
@@ -214,7 +216,7 @@ async fn handle(
     shared: &Shared,
     slot: &Arc<limits::ConnSlot>,
     req: Request<Incoming>,
-) -> routes::Resp {
+) -> response::Resp {
     let cfg = &shared.opts.server;
     let (parts, body) = req.into_parts();
     let declared = parts
@@ -236,7 +238,7 @@ async fn handle(
                 BodyError::Timeout => StatusCode::REQUEST_TIMEOUT,
                 BodyError::Read(_) => StatusCode::BAD_REQUEST,
             };
-            let mut r = routes::error(status, &e.to_string());
+            let mut r = response::error(status, &e.to_string());
             r.headers_mut().insert(
                 hyper::header::CONNECTION,
                 hyper::header::HeaderValue::from_static("close"),
@@ -247,7 +249,7 @@ async fn handle(
     let _busy = shared.tracker.busy(slot);
     let _permit = match tokio::time::timeout(PERMIT_WAIT, shared.permits.acquire()).await {
         Ok(Ok(p)) => p,
-        _ => return routes::error(StatusCode::SERVICE_UNAVAILABLE, "server busy"),
+        _ => return response::error(StatusCode::SERVICE_UNAVAILABLE, "server busy"),
     };
     routes::route(&shared.app, Request::from_parts(parts, body)).await
 }

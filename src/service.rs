@@ -10,9 +10,11 @@
 //! (even a `kill -9`, even with every feed down) the last good meeting is served at once.
 
 use crate::app::App;
+use crate::breaker::FallbackSettings;
 use crate::config::{self, Config};
 use crate::fetch::{ClientProvider, Fetcher};
-use crate::pipeline::fallback::FallbackSettings;
+use crate::pipeline::{Pipeline, Reported};
+use crate::pool::http::HttpPool;
 use crate::refresh::{self, Feed};
 use crate::store::{Store, StoreOptions};
 use anyhow::Context;
@@ -20,10 +22,34 @@ use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
 use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+
+/// The hub and its request pipeline, assembled from their parts: the pipeline is given typed
+/// handles of the parts it reports on (the store's pool and batcher, the HTTP client).
+pub fn hub(
+    config: Arc<Config>,
+    clock: crate::clock::Clock,
+    tz: chrono_tz::Tz,
+    store: Store,
+    http: Option<HttpPool>,
+) -> App {
+    let pipeline = Pipeline::new(
+        &config.optimization,
+        Reported {
+            store: Some(store.clone()),
+            http,
+        },
+    );
+    App::new(config, clock, tz, store, Arc::new(pipeline))
+}
 
 /// Open the store, drop what belongs to feeds no longer configured, build the hub and load the
 /// last good data into it.
-pub fn build_app(config: Arc<Config>, feeds: &[Feed]) -> anyhow::Result<Arc<App>> {
+pub fn build_app(
+    config: Arc<Config>,
+    feeds: &[Feed],
+    http: Option<HttpPool>,
+) -> anyhow::Result<Arc<App>> {
     let data_dir = config.effective_data_dir();
     let store = Store::open_with(&data_dir, &StoreOptions::from_config(&config))
         .with_context(|| format!("cannot open the store in {}", data_dir.display()))?;
@@ -35,7 +61,16 @@ pub fn build_app(config: Arc<Config>, feeds: &[Feed]) -> anyhow::Result<Arc<App>
             store.remove_source(&name)?;
         }
     }
-    let app = Arc::new(App::new(config.clone(), config.clock(), config.tz(), store));
+    if let Err(e) = store.purge_expired_skips(config.clock().now()) {
+        tracing::warn!(error = %e, "cannot purge expired skips");
+    }
+    let app = Arc::new(hub(
+        config.clone(),
+        config.clock(),
+        config.tz(),
+        store,
+        http,
+    ));
     match app.load_from_store() {
         Ok(()) => {
             let n = app.snapshot().occurrences.len();
@@ -74,9 +109,15 @@ pub async fn run(
     let feeds = refresh::feeds_for(&config);
     let names: Vec<&str> = feeds.iter().map(Feed::name).collect();
     tracing::info!(sources = ?names, data_dir = %config.effective_data_dir().display(), "starting");
+    let clients = ClientProvider::with_options(
+        &config.fetch,
+        config.optimization.flags().http_pool,
+        FallbackSettings::from_config(&config.optimization),
+    )?;
     let app = {
         let (config, feeds) = (config.clone(), feeds.clone());
-        tokio::task::spawn_blocking(move || build_app(config, &feeds)).await??
+        let http = clients.pool().clone();
+        tokio::task::spawn_blocking(move || build_app(config, &feeds, Some(http))).await??
     };
     let o = &config.optimization;
     tracing::info!(
@@ -91,50 +132,41 @@ pub async fn run(
         let app = app.clone();
         tokio::task::spawn_blocking(move || crate::ops::begin_run(&app)).await?;
     }
-    let clients = ClientProvider::with_options(
-        &config.fetch,
-        app.pipeline.flags().http_pool,
-        FallbackSettings::from_config(&config.optimization),
-    )?;
-    app.pipeline
-        .attach_breaker(clients.pool().breaker().clone());
-    let http = clients.pool().clone();
-    app.pipeline
-        .attach_http_stats(move || serde_json::json!(http.stats()));
-    let leaks = crate::pool::spawn_leak_check(
+    // Every background task lives in one set, stopped together at shutdown.
+    let mut tasks = JoinSet::new();
+    tasks.spawn(crate::pool::leak_check(
         Some(app.store.pool().clone()),
         Some(clients.pool().clone()),
         std::time::Duration::from_secs(5),
-    );
+    ));
     // Hand freed heap back a moment after each new snapshot, once requests that still held
     // the previous calendar have finished with it (resident memory is what the cgroup sees).
-    let trimmer = {
+    // The refresh loop also trims after every refresh, changed or not (an unchanged feed was
+    // still read whole).
+    {
         let mut rx = app.subscribe();
-        tokio::spawn(async move {
+        tasks.spawn(async move {
             while rx.changed().await.is_ok() {
                 tokio::time::sleep(std::time::Duration::from_secs(2)).await;
                 rx.borrow_and_update();
-                crate::ops::release_free_memory();
+                crate::sys::release_free_memory();
             }
-        })
-    };
+        });
+    }
     let fetcher = Fetcher::with_clients(config.fetch.clone(), clients)
         .with_spool_dir(&config.effective_data_dir());
-    let mut tasks = refresh::spawn(app.clone(), fetcher, feeds);
+    refresh::spawn(&mut tasks, app.clone(), fetcher, feeds);
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "listening");
     }
     // Port bound (by the caller) and stored data loaded: tell systemd, start the watchdog.
     crate::ops::ready(&app.pipeline.status_line());
-    let watchdog = crate::ops::spawn_watchdog(app.clone());
+    if let Some(watchdog) = crate::ops::watchdog(app.clone()) {
+        tasks.spawn(watchdog);
+    }
     let served = crate::server::serve(listener, app.clone(), shutdown).await;
     crate::ops::stopping();
-    tasks.stop();
-    leaks.abort();
-    trimmer.abort();
-    if let Some(w) = watchdog {
-        w.abort();
-    }
+    tasks.shutdown().await;
     {
         let app = app.clone();
         tokio::task::spawn_blocking(move || crate::ops::end_run(&app)).await?;

@@ -6,7 +6,7 @@
 //!
 //! # Layout on disk
 //! One file, `calendarbot.db`, in the data directory. The schema is versioned with
-//! `PRAGMA user_version`: [`MIGRATIONS`] is an append-only list, and every migration that the
+//! `PRAGMA user_version`: [`schema`] holds an append-only list of migrations, and every migration that the
 //! file has not seen yet runs in one transaction with the version bump. A source's window is
 //! rows (one per event's text, one per occurrence; [`window`]) replaced in one transaction, so a
 //! reader (or a restart after `kill -9`) sees either the old window or the new one, never half.
@@ -19,55 +19,26 @@
 //! readers, or a fresh connection per call when `db_pool` is off or failing); every method
 //! names itself as the holder, so a leaked connection is logged with the method's name. Small
 //! writes (skips, clearing skips, service state) go through the write batcher
-//! ([`crate::pipeline::batch`]) when `request_batching` is on: one transaction per short
+//! ([`crate::batch`]) when `request_batching` is on: one transaction per short
 //! window, and the call still returns only once its write is committed.
 
+mod schema;
 mod window;
 
+use schema::{configure, migrate, release_cache};
+
+use crate::batch::Batcher;
+use crate::breaker::{Breaker, FallbackSettings, Part};
 use crate::ics::Occurrence;
-use crate::pipeline::batch::Batcher;
-use crate::pipeline::fallback::{Breaker, FallbackSettings, Part};
 use crate::pool::sqlite::{PoolOptions, PooledConn, SqlitePool, SqliteStats};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 /// Name of the database file inside the data directory.
 pub const DB_FILE: &str = "calendarbot.db";
-
-/// Schema migrations, applied in order; index + 1 is the `user_version` after each one.
-/// Append only: never edit a migration that has shipped.
-const MIGRATIONS: &[&str] = &[
-    // 1: initial schema.
-    "CREATE TABLE sources (
-        name TEXT PRIMARY KEY NOT NULL,
-        etag TEXT,
-        last_modified TEXT,
-        content_hash TEXT,
-        last_success TEXT,
-        consecutive_failures INTEGER NOT NULL DEFAULT 0,
-        last_error TEXT
-    );
-    CREATE TABLE occurrences (
-        source TEXT PRIMARY KEY NOT NULL REFERENCES sources(name) ON DELETE CASCADE,
-        saved_at TEXT NOT NULL,
-        count INTEGER NOT NULL,
-        data TEXT NOT NULL
-    );
-    CREATE TABLE skips (
-        id TEXT PRIMARY KEY NOT NULL,
-        until TEXT NOT NULL
-    );
-    CREATE TABLE state (
-        key TEXT PRIMARY KEY NOT NULL,
-        value TEXT NOT NULL
-    );",
-    // 2: windows as rows (see [`window`]); schema-1 windows are moved by `window::upgrade_legacy`.
-    window::SCHEMA,
-];
 
 /// A store failure.
 #[derive(Debug, thiserror::Error)]
@@ -134,7 +105,7 @@ struct Inner {
     batch_breaker: Arc<Breaker>,
 }
 
-/// A small write that may share a transaction with others (see [`crate::pipeline::batch`]).
+/// A small write that may share a transaction with others (see [`crate::batch`]).
 /// Every one is idempotent, so applying it twice is harmless.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WriteOp {
@@ -182,54 +153,6 @@ impl WriteOp {
         };
         Ok(())
     }
-}
-
-/// Apply the per-connection settings every connection must have.
-fn configure(conn: &Connection) -> Result<(), rusqlite::Error> {
-    conn.busy_timeout(Duration::from_millis(5000))?;
-    // journal_mode returns a row; query it rather than execute.
-    let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
-    if !mode.eq_ignore_ascii_case("wal") {
-        tracing::warn!(mode, "SQLite refused WAL mode; continuing with {mode}");
-    }
-    conn.execute_batch(
-        "PRAGMA synchronous=NORMAL;
-         PRAGMA foreign_keys=ON;
-         PRAGMA cache_size=-512;
-         PRAGMA mmap_size=0;
-         PRAGMA temp_store=MEMORY;",
-    )?;
-    Ok(())
-}
-
-/// Hand a connection's page cache back after a bulk read or write of a window (megabytes of
-/// pages nothing will read again soon; resident memory is what the cgroup limit counts).
-fn release_cache(conn: &Connection) {
-    if let Err(e) = conn.execute_batch("PRAGMA shrink_memory") {
-        tracing::debug!(error = %e, "PRAGMA shrink_memory failed");
-    }
-}
-
-/// Bring the schema up to date; refuse a file from a newer build.
-fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
-    let known = MIGRATIONS.len() as i64;
-    let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    if current > known {
-        return Err(StoreError::TooNew {
-            path: path.display().to_string(),
-            found: current,
-            known,
-        });
-    }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
-        let tx = conn.transaction()?;
-        tx.execute_batch(sql)?;
-        // PRAGMA does not take bound parameters; the value is our own integer.
-        tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))?;
-        tx.commit()?;
-        tracing::info!(version = i + 1, "database schema migrated");
-    }
-    Ok(())
 }
 
 fn ts(t: DateTime<Utc>) -> String {
@@ -285,7 +208,7 @@ impl StoreOptions {
     /// The options `[optimization]` asks for.
     pub fn from_config(c: &crate::config::Config) -> StoreOptions {
         let o = &c.optimization;
-        let flags = crate::pipeline::Flags::from_config(o);
+        let flags = o.flags();
         StoreOptions {
             max_db_bytes: None,
             pool: PoolOptions {
@@ -392,7 +315,7 @@ impl Store {
     }
 
     /// The write batcher's counters (`None` when batching is off).
-    pub fn batch_stats(&self) -> Option<crate::pipeline::batch::BatchStats> {
+    pub fn batch_stats(&self) -> Option<crate::batch::BatchStats> {
         self.inner.batcher.as_ref().map(Batcher::stats)
     }
 
@@ -621,159 +544,4 @@ impl Store {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::ics::{Details, EventText, Status, When};
-    use chrono::TimeZone;
-
-    fn occ(id: &str, hour: u32) -> Occurrence {
-        let start = Utc.with_ymd_and_hms(2025, 11, 5, hour, 0, 0).unwrap();
-        Occurrence {
-            details: Arc::new(Details::from(EventText {
-                uid: id.into(),
-                subject: format!("Meeting {id}"),
-                location: "Room 1".into(),
-                attendees: vec!["a@example.com".into()],
-                ..Default::default()
-            })),
-            start: When::Timed(start),
-            end: When::Timed(start + chrono::Duration::minutes(30)),
-            status: Status::Busy,
-            recurring: false,
-            expanded: false,
-        }
-    }
-
-    #[test]
-    fn schema_is_migrated_and_pragmas_set() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
-        assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len() as i64);
-        let conn = store.writer("test").unwrap();
-        let mode: String = conn
-            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(mode, "wal");
-        let sync: i64 = conn
-            .query_row("PRAGMA synchronous", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(sync, 1, "NORMAL");
-        let fk: i64 = conn
-            .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(fk, 1);
-        let busy: i64 = conn
-            .query_row("PRAGMA busy_timeout", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(busy, 5000);
-    }
-
-    #[test]
-    fn window_replace_is_whole() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
-        let st = SourceState {
-            etag: Some("\"v1\"".into()),
-            ..Default::default()
-        };
-        store
-            .save_window("work", &st, &[occ("a", 9), occ("b", 10)])
-            .unwrap();
-        store.save_window("home", &st, &[occ("c", 11)]).unwrap();
-        store.save_window("work", &st, &[occ("d", 12)]).unwrap();
-        let w = store.load_windows().unwrap();
-        assert_eq!(w.len(), 2);
-        assert_eq!(w["work"], vec![occ("d", 12)]);
-        assert_eq!(w["home"], vec![occ("c", 11)]);
-        // An empty window is a valid window, and is kept as such.
-        store.save_window("home", &st, &[]).unwrap();
-        assert!(store.load_windows().unwrap()["home"].is_empty());
-    }
-
-    #[test]
-    fn source_state_round_trip() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
-        assert_eq!(store.source_state("x").unwrap(), None);
-        let st = SourceState {
-            etag: Some("e".into()),
-            last_modified: Some("Wed, 05 Nov 2025 08:00:00 GMT".into()),
-            content_hash: Some("abc".into()),
-            last_success: Some(Utc.with_ymd_and_hms(2025, 11, 5, 8, 0, 0).unwrap()),
-            consecutive_failures: 3,
-            last_error: Some("HTTP 500".into()),
-        };
-        store.save_source_state("x", &st).unwrap();
-        assert_eq!(store.source_state("x").unwrap(), Some(st.clone()));
-        // Updating the state leaves the window alone.
-        store.save_window("x", &st, &[occ("a", 9)]).unwrap();
-        let failing = SourceState {
-            consecutive_failures: 4,
-            ..st
-        };
-        store.save_source_state("x", &failing).unwrap();
-        assert_eq!(store.load_windows().unwrap()["x"].len(), 1);
-        assert_eq!(
-            store
-                .source_state("x")
-                .unwrap()
-                .unwrap()
-                .consecutive_failures,
-            4
-        );
-        assert_eq!(store.source_names().unwrap(), vec!["x".to_string()]);
-        store.remove_source("x").unwrap();
-        assert!(store.load_windows().unwrap().is_empty(), "cascade");
-    }
-
-    #[test]
-    fn skips_expire_and_clear() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
-        let now = Utc.with_ymd_and_hms(2025, 11, 5, 8, 0, 0).unwrap();
-        store
-            .add_skip("old", now - chrono::Duration::hours(1))
-            .unwrap();
-        store
-            .add_skip("new", now + chrono::Duration::hours(1))
-            .unwrap();
-        let s = store.load_skips(now).unwrap();
-        assert_eq!(s.len(), 1);
-        assert!(s.contains_key("new"));
-        // Extending a skip replaces its end.
-        store
-            .add_skip("new", now + chrono::Duration::hours(5))
-            .unwrap();
-        assert_eq!(
-            store.load_skips(now).unwrap()["new"],
-            now + chrono::Duration::hours(5)
-        );
-        assert_eq!(store.purge_expired_skips(now).unwrap(), 1);
-        store.clear_skips().unwrap();
-        assert!(store.load_skips(now).unwrap().is_empty());
-    }
-
-    #[test]
-    fn state_kv() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
-        assert_eq!(store.state("k").unwrap(), None);
-        store.set_state("k", "1").unwrap();
-        store.set_state("k", "2").unwrap();
-        assert_eq!(store.state("k").unwrap().as_deref(), Some("2"));
-        store.delete_state("k").unwrap();
-        assert_eq!(store.state("k").unwrap(), None);
-        store.ping().unwrap();
-    }
-
-    #[test]
-    fn newer_schema_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        drop(Store::open(dir.path()).unwrap());
-        let conn = Connection::open(dir.path().join(DB_FILE)).unwrap();
-        conn.execute_batch("PRAGMA user_version = 99").unwrap();
-        drop(conn);
-        let err = Store::open(dir.path()).unwrap_err();
-        assert!(matches!(err, StoreError::TooNew { found: 99, .. }), "{err}");
-    }
-}
+mod tests;

@@ -120,7 +120,7 @@ fn every_alexa_route_needs_the_configured_token() {
         // The wrong method, with the token, is 405.
         let r = c.post(s.url(route)).bearer_auth(TOKEN).send().unwrap();
         assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED, "{route}");
-        assert_eq!(r.headers()["allow"], "GET");
+        assert_eq!(r.headers()["allow"], "GET, HEAD");
     }
 }
 

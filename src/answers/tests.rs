@@ -38,7 +38,9 @@ fn all_day(id: &str, subject: &str, date: &str) -> Occurrence {
     }
 }
 
-fn snap(occs: Vec<Occurrence>) -> Snapshot {
+/// A snapshot as the hub publishes it: sorted by start (all-day at UTC midnight), then id.
+fn snap(mut occs: Vec<Occurrence>) -> Snapshot {
+    occs.sort_by(|a, b| a.cmp_start_then_id(b, Tz::UTC));
     Snapshot {
         version: 1,
         occurrences: Arc::new(occs),

@@ -13,7 +13,7 @@
 //! hangs past the leak threshold is logged with its name, like a held SQLite connection.
 
 use super::leak::Leases;
-use crate::pipeline::fallback::{Breaker, Part};
+use crate::breaker::{Breaker, Part};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;

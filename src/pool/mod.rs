@@ -4,7 +4,7 @@
 //! Why it exists: connections are the scarce, slow-to-make resources of the kiosk (an SD-card
 //! database, TLS connections to calendar servers). Both pools follow the same rules, so they
 //! live together: a checkout names its holder ([`leak`]), a connection held past a threshold is
-//! logged with that name by [`spawn_leak_check`], and every failure of a pool falls back to a
+//! logged with that name by [`leak_check`], and every failure of a pool falls back to a
 //! fresh connection (the plain path) within the same call.
 //!
 //! - [`sqlite`]: one writer plus a few readers (WAL), or a fresh connection per call.
@@ -18,13 +18,13 @@ pub mod sqlite;
 use std::time::Duration;
 
 /// Check both pools for leaked connections every `period` (each leak is logged once, with
-/// its holder). Stops when the returned task is aborted or the runtime ends.
-pub fn spawn_leak_check(
+/// its holder). Runs until the task is aborted or the runtime ends.
+pub async fn leak_check(
     sqlite: Option<sqlite::SqlitePool>,
     http: Option<http::HttpPool>,
     period: Duration,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
+) {
+    {
         let mut tick = tokio::time::interval(period);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -36,5 +36,5 @@ pub fn spawn_leak_check(
                 p.check_leaks();
             }
         }
-    })
+    }
 }

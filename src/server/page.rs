@@ -5,7 +5,7 @@
 //! `page/` (easy to edit and lint) and are stitched into one document at first use, so the
 //! browser needs a single request.
 
-use super::routes::Resp;
+use super::response::Resp;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue};

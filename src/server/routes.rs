@@ -1,25 +1,23 @@
-//! The routes: a `match` on method and path, each route a plain function of the request.
+//! The routes: one table, and each route a plain function of the request.
 //!
-//! Why it exists: the HTTP surface (SPEC §6) in one readable table, apart from connection
-//! handling. Reads are synchronous functions of the current snapshot; writes (skip, heartbeat)
-//! go through `spawn_blocking` because they wait for SQLite. Every error is JSON
-//! `{"error": "..."}` with the matching status.
+//! Why it exists: the HTTP surface (SPEC §6) in one readable place, apart from connection
+//! handling. [`ROUTES`] is the only list of paths and methods: dispatch, `405` with `Allow`,
+//! `HEAD` (answered wherever `GET` is) and the voice routes all derive from it. Reads are
+//! synchronous functions of the current snapshot; writes (skip, heartbeat) go through
+//! `spawn_blocking` because they wait for SQLite. Every error is JSON `{"error": "..."}` with
+//! the matching status.
 
 use super::page;
+use super::reads;
+use super::response::{Resp, error, json, with_path, with_type};
 use crate::answers;
 use crate::app::App;
-use crate::pipeline::{PATH_HEADER, Path, reads};
 use crate::voice;
 use bytes::Bytes;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use http_body_util::Full;
-use hyper::header::{ALLOW, CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
-use hyper::{Method, Request, Response, StatusCode};
-use serde::Serialize;
+use hyper::header::{ALLOW, HeaderValue};
+use hyper::{Method, Request, StatusCode};
 use std::sync::Arc;
-
-/// The response type of every route.
-pub type Resp = Response<Full<Bytes>>;
 
 /// Longest window /api/events answers for (a little over the stored 365 days).
 pub const MAX_EVENTS_WINDOW_DAYS: i64 = 400;
@@ -28,104 +26,161 @@ pub const DEFAULT_EVENTS_WINDOW_DAYS: i64 = 7;
 /// Longest meeting id accepted by /api/skip.
 pub const MAX_MEETING_ID_CHARS: usize = 1024;
 
-/// A JSON response.
-pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Resp {
-    match serde_json::to_vec(value) {
-        Ok(body) => with_type(status, "application/json", body.into()),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &format!("encoding: {e}")),
-    }
-}
-
-/// A JSON error `{"error": message}`.
-pub fn error(status: StatusCode, message: &str) -> Resp {
-    let body = serde_json::json!({ "error": message }).to_string();
-    with_type(status, "application/json", body.into())
-}
-
-fn with_type(status: StatusCode, content_type: &'static str, body: Bytes) -> Resp {
-    let mut r = Response::new(Full::new(body));
-    *r.status_mut() = status;
-    let h = r.headers_mut();
-    h.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
-    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    r
-}
-
-/// What a path allows.
-enum Allowed {
+/// The method a route answers. `Get` answers `HEAD` too (hyper sends no body for it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verb {
+    /// GET and HEAD.
     Get,
+    /// POST.
     Post,
-    PostDelete,
+    /// DELETE.
+    Delete,
 }
 
-impl Allowed {
-    fn header(&self) -> &'static str {
+impl Verb {
+    fn matches(self, m: &Method) -> bool {
         match self {
-            Allowed::Get => "GET, HEAD",
-            Allowed::Post => "POST",
-            Allowed::PostDelete => "POST, DELETE",
+            Verb::Get => m == Method::GET || m == Method::HEAD,
+            Verb::Post => m == Method::POST,
+            Verb::Delete => m == Method::DELETE,
+        }
+    }
+
+    fn allow(self) -> &'static str {
+        match self {
+            Verb::Get => "GET, HEAD",
+            Verb::Post => "POST",
+            Verb::Delete => "DELETE",
         }
     }
 }
 
-fn path_allows(path: &str) -> Option<Allowed> {
-    Some(match path {
-        "/"
-        | "/index.html"
-        | "/api/whats-next"
-        | "/api/health"
-        | "/health"
-        | "/api/clear_skips"
-        | "/api/done-for-day"
-        | "/api/events"
-        | "/api/status/optimization"
-        | "/metrics" => Allowed::Get,
-        "/api/browser-heartbeat" => Allowed::Post,
-        "/api/skip" => Allowed::PostDelete,
-        _ => return None,
-    })
+/// What answers a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handler {
+    /// The kiosk page.
+    Index,
+    /// GET /api/whats-next.
+    WhatsNext,
+    /// GET /api/health, /health.
+    Health,
+    /// GET /api/clear_skips (CalendarBot's form, with a message).
+    ClearSkipsGet,
+    /// GET /api/done-for-day.
+    DoneForDay,
+    /// GET /api/events.
+    Events,
+    /// GET /api/status/optimization.
+    Status,
+    /// GET /metrics.
+    Metrics,
+    /// POST /api/skip.
+    Skip,
+    /// DELETE /api/skip.
+    ClearSkips,
+    /// POST /api/browser-heartbeat.
+    Heartbeat,
+    /// The voice routes (/api/alexa/*, POST /api/morning-summary).
+    Voice(voice::Route),
+}
+
+/// Every route: path, method, handler. A path may appear once per method.
+pub const ROUTES: &[(&str, Verb, Handler)] = &[
+    ("/", Verb::Get, Handler::Index),
+    ("/index.html", Verb::Get, Handler::Index),
+    ("/api/whats-next", Verb::Get, Handler::WhatsNext),
+    ("/api/health", Verb::Get, Handler::Health),
+    ("/health", Verb::Get, Handler::Health),
+    ("/api/clear_skips", Verb::Get, Handler::ClearSkipsGet),
+    ("/api/done-for-day", Verb::Get, Handler::DoneForDay),
+    ("/api/events", Verb::Get, Handler::Events),
+    ("/api/status/optimization", Verb::Get, Handler::Status),
+    ("/metrics", Verb::Get, Handler::Metrics),
+    ("/api/skip", Verb::Post, Handler::Skip),
+    ("/api/skip", Verb::Delete, Handler::ClearSkips),
+    ("/api/browser-heartbeat", Verb::Post, Handler::Heartbeat),
+    (
+        "/api/alexa/next-meeting",
+        Verb::Get,
+        Handler::Voice(voice::Route::NextMeeting),
+    ),
+    (
+        "/api/alexa/time-until-next",
+        Verb::Get,
+        Handler::Voice(voice::Route::TimeUntilNext),
+    ),
+    (
+        "/api/alexa/done-for-day",
+        Verb::Get,
+        Handler::Voice(voice::Route::DoneForDay),
+    ),
+    (
+        "/api/alexa/launch-summary",
+        Verb::Get,
+        Handler::Voice(voice::Route::LaunchSummary),
+    ),
+    (
+        "/api/alexa/morning-summary",
+        Verb::Get,
+        Handler::Voice(voice::Route::MorningSummary),
+    ),
+    (
+        "/api/morning-summary",
+        Verb::Post,
+        Handler::Voice(voice::Route::PostMorningSummary),
+    ),
+];
+
+/// What the table says about `method` on `path`: the handler, or the `Allow` list of a known
+/// path (405), or `None` (404). A trailing `/` is ignored (`/api/alexa/next-meeting/`).
+pub fn resolve(method: &Method, path: &str) -> Result<Handler, Option<String>> {
+    let path = match path.strip_suffix('/') {
+        Some(p) if !p.is_empty() => p,
+        _ => path,
+    };
+    let mut allow: Vec<&str> = Vec::new();
+    for (p, verb, handler) in ROUTES {
+        if *p == path {
+            if verb.matches(method) {
+                return Ok(*handler);
+            }
+            allow.push(verb.allow());
+        }
+    }
+    Err((!allow.is_empty()).then(|| allow.join(", ")))
 }
 
 /// Answer one request whose body has been read.
 pub async fn route(app: &Arc<App>, req: Request<Bytes>) -> Resp {
     let path = req.uri().path();
-    if let Some(route) = voice::Route::from_path(path) {
-        return voice_route(app, route, &req);
-    }
-    let get = req.method() == Method::GET || req.method() == Method::HEAD;
-    match (path, get, req.method()) {
-        ("/" | "/index.html", true, _) => page::index(),
-        ("/api/whats-next", true, _) => whats_next(app).await,
-        ("/api/health" | "/health", true, _) => health(app),
-        ("/api/clear_skips", true, _) => clear_skips(app, true).await,
-        ("/api/done-for-day", true, _) => done_for_day(app, &req).await,
-        ("/api/events", true, _) => events(app, &req).await,
-        ("/api/status/optimization", true, _) => json(StatusCode::OK, &app.pipeline.report()),
-        ("/metrics", true, _) => metrics(app),
-        ("/api/skip", _, &Method::POST) => skip(app, req.body()).await,
-        ("/api/skip", _, &Method::DELETE) => clear_skips(app, false).await,
-        ("/api/browser-heartbeat", _, &Method::POST) => heartbeat(app).await,
-        _ => match path_allows(path) {
-            Some(allowed) => {
-                let mut r = error(
-                    StatusCode::METHOD_NOT_ALLOWED,
-                    &format!("method {} not allowed on {path}", req.method()),
-                );
-                r.headers_mut()
-                    .insert(ALLOW, HeaderValue::from_static(allowed.header()));
-                r
+    let handler = match resolve(req.method(), path) {
+        Ok(h) => h,
+        Err(Some(allow)) => {
+            let mut r = error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                &format!("method {} not allowed on {path}", req.method()),
+            );
+            if let Ok(v) = HeaderValue::from_str(&allow) {
+                r.headers_mut().insert(ALLOW, v);
             }
-            None => error(StatusCode::NOT_FOUND, &format!("not found: {path}")),
-        },
+            return r;
+        }
+        Err(None) => return error(StatusCode::NOT_FOUND, &format!("not found: {path}")),
+    };
+    match handler {
+        Handler::Index => page::index(),
+        Handler::WhatsNext => whats_next(app).await,
+        Handler::Health => health(app),
+        Handler::ClearSkipsGet => clear_skips(app, true).await,
+        Handler::DoneForDay => done_for_day(app, &req).await,
+        Handler::Events => events(app, &req).await,
+        Handler::Status => json(StatusCode::OK, &app.pipeline.report()),
+        Handler::Metrics => metrics(app),
+        Handler::Skip => skip(app, req.body()).await,
+        Handler::ClearSkips => clear_skips(app, false).await,
+        Handler::Heartbeat => heartbeat(app).await,
+        Handler::Voice(route) => voice_route(app, route, &req),
     }
-}
-
-/// Say which path served the request, and why (`x-calendarbot-path`).
-fn with_path(mut r: Resp, path: &Path) -> Resp {
-    if let Ok(v) = HeaderValue::from_str(&path.header_value()) {
-        r.headers_mut().insert(PATH_HEADER, v);
-    }
-    r
 }
 
 /// GET /api/whats-next (through the optimisation layer's pipeline).
@@ -204,10 +259,10 @@ pub fn voice_route(app: &App, route: voice::Route, req: &Request<Bytes>) -> Resp
         now: app.clock.now(),
         default_tz: app.default_tz,
     };
+    let pairs = query_pairs(req);
     let vreq = voice::Request {
         route,
-        method: req.method().as_str(),
-        query: req.uri().query().unwrap_or(""),
+        query: &pairs,
         authorization: req
             .headers()
             .get(hyper::header::AUTHORIZATION)
@@ -265,13 +320,22 @@ fn parse_instant(s: &str, tz: chrono_tz::Tz) -> Option<DateTime<Utc>> {
     Some(crate::ics::when_utc(crate::ics::When::AllDay(d), tz))
 }
 
-/// The first value of `key` in the query string, percent-decoded; empty counts as absent.
-fn query(req: &Request<Bytes>, key: &str) -> Option<String> {
-    let q = req.uri().query()?;
+/// The query string's pairs, percent-decoded, values trimmed; empty values count as absent.
+/// Every route reads its parameters through this one function.
+fn query_pairs(req: &Request<Bytes>) -> Vec<(String, String)> {
+    let q = req.uri().query().unwrap_or("");
     form_urlencoded::parse(q.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.trim().to_string()))
+        .filter(|(_, v)| !v.is_empty())
+        .collect()
+}
+
+/// The first value of `key` in the query string (see [`query_pairs`]).
+fn query(req: &Request<Bytes>, key: &str) -> Option<String> {
+    query_pairs(req)
+        .into_iter()
         .find(|(k, _)| k == key)
-        .map(|(_, v)| v.into_owned())
-        .filter(|v| !v.is_empty())
+        .map(|(_, v)| v)
 }
 
 /// Run a blocking store write off the async threads; a failure is a 500.
@@ -334,5 +398,43 @@ pub async fn heartbeat(app: &Arc<App>) -> Resp {
             &serde_json::json!({ "status": "ok", "timestamp": answers::iso_utc(at) }),
         ),
         Err(r) => r,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_table_resolves_paths_methods_and_allow() {
+        let get = Method::GET;
+        assert_eq!(
+            resolve(&get, "/api/alexa/next-meeting"),
+            Ok(Handler::Voice(voice::Route::NextMeeting))
+        );
+        // A trailing slash is ignored, HEAD goes wherever GET goes.
+        assert_eq!(
+            resolve(&Method::HEAD, "/api/alexa/launch-summary/"),
+            Ok(Handler::Voice(voice::Route::LaunchSummary))
+        );
+        assert_eq!(resolve(&get, "/"), Ok(Handler::Index));
+        assert_eq!(
+            resolve(&Method::POST, "/api/morning-summary"),
+            Ok(Handler::Voice(voice::Route::PostMorningSummary))
+        );
+        assert_eq!(
+            resolve(&get, "/api/morning-summary"),
+            Err(Some("POST".into()))
+        );
+        assert_eq!(
+            resolve(&Method::POST, "/api/alexa/launch-summary"),
+            Err(Some("GET, HEAD".into()))
+        );
+        assert_eq!(
+            resolve(&Method::PUT, "/api/skip"),
+            Err(Some("POST, DELETE".into()))
+        );
+        assert_eq!(resolve(&get, "/api/alexa/other"), Err(None));
+        assert_eq!(resolve(&get, "/api/done-for-day/x"), Err(None));
     }
 }

@@ -62,11 +62,12 @@ impl InProcess {
         let config = Arc::new(config);
         let mut opts = calendarbot::server::ServeOptions::from_config(&config.server);
         tune(&mut opts);
-        let app = Arc::new(App::new(
+        let app = Arc::new(calendarbot::service::hub(
             config,
             Clock::Fixed(t(now)),
             chrono_tz::Tz::UTC,
             store,
+            None,
         ));
         app.set_source_occurrences("test", occurrences);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();

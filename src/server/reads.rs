@@ -7,18 +7,18 @@
 //! optimised and the plain path give identical answers:
 //!
 //! - whats-next: the chosen meeting depends on the snapshot version and on which occurrences
-//!   have started and which skips have ended ([`super::next_epoch`]); `seconds_until_start`
+//!   have started and which skips have ended ([`crate::pipeline::next_epoch`]); `seconds_until_start`
 //!   and the status line depend on the second and are rendered per request.
 //! - done-for-day: counts the meetings still to come and says whether the last one ended, so
 //!   its body depends on the second; it is cached per (version, zone, second).
 //! - events: the whole body depends only on the version and the resolved window, so the
 //!   serialised bytes themselves are cached.
 
-use super::cache::CacheKey;
-use super::memo::MemoKey;
-use super::{Path, Pipeline, Served, next_epoch};
 use crate::answers;
 use crate::ics::{Details, Occurrence};
+use crate::pipeline::cache::CacheKey;
+use crate::pipeline::memo::MemoKey;
+use crate::pipeline::{Path, Pipeline, Served, next_epoch};
 use crate::snapshot::Snapshot;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
@@ -53,7 +53,7 @@ fn choose_next(snap: &Snapshot, now: DateTime<Utc>, tz: Tz) -> (NextChoice, u32)
 }
 
 /// GET /api/whats-next through the pipeline: the JSON body. A repeat within the same second
-/// is answered from the memo ([`super::memo`]); otherwise the cached choice of meeting is
+/// is answered from the memo ([`crate::pipeline::memo`]); otherwise the cached choice of meeting is
 /// rendered for `now`.
 pub async fn whats_next(
     p: &Pipeline,

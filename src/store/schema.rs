@@ -1,0 +1,88 @@
+//! The database schema and the settings of every connection.
+//!
+//! Why it exists apart: migrations are append-only and must never change once shipped; keeping
+//! them with the PRAGMAs every connection gets, away from the queries, makes both easy to audit.
+
+use super::{StoreError, window};
+use rusqlite::Connection;
+use std::path::Path;
+use std::time::Duration;
+
+/// Schema migrations, applied in order; index + 1 is the `user_version` after each one.
+/// Append only: never edit a migration that has shipped.
+pub(super) const MIGRATIONS: &[&str] = &[
+    // 1: initial schema.
+    "CREATE TABLE sources (
+        name TEXT PRIMARY KEY NOT NULL,
+        etag TEXT,
+        last_modified TEXT,
+        content_hash TEXT,
+        last_success TEXT,
+        consecutive_failures INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT
+    );
+    CREATE TABLE occurrences (
+        source TEXT PRIMARY KEY NOT NULL REFERENCES sources(name) ON DELETE CASCADE,
+        saved_at TEXT NOT NULL,
+        count INTEGER NOT NULL,
+        data TEXT NOT NULL
+    );
+    CREATE TABLE skips (
+        id TEXT PRIMARY KEY NOT NULL,
+        until TEXT NOT NULL
+    );
+    CREATE TABLE state (
+        key TEXT PRIMARY KEY NOT NULL,
+        value TEXT NOT NULL
+    );",
+    // 2: windows as rows (see [`window`]); schema-1 windows are moved by `window::upgrade_legacy`.
+    window::SCHEMA,
+];
+
+/// Apply the per-connection settings every connection must have.
+pub(super) fn configure(conn: &Connection) -> Result<(), rusqlite::Error> {
+    conn.busy_timeout(Duration::from_millis(5000))?;
+    // journal_mode returns a row; query it rather than execute.
+    let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        tracing::warn!(mode, "SQLite refused WAL mode; continuing with {mode}");
+    }
+    conn.execute_batch(
+        "PRAGMA synchronous=NORMAL;
+         PRAGMA foreign_keys=ON;
+         PRAGMA cache_size=-512;
+         PRAGMA mmap_size=0;
+         PRAGMA temp_store=MEMORY;",
+    )?;
+    Ok(())
+}
+
+/// Hand a connection's page cache back after a bulk read or write of a window (megabytes of
+/// pages nothing will read again soon; resident memory is what the cgroup limit counts).
+pub(super) fn release_cache(conn: &Connection) {
+    if let Err(e) = conn.execute_batch("PRAGMA shrink_memory") {
+        tracing::debug!(error = %e, "PRAGMA shrink_memory failed");
+    }
+}
+
+/// Bring the schema up to date; refuse a file from a newer build.
+pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
+    let known = MIGRATIONS.len() as i64;
+    let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if current > known {
+        return Err(StoreError::TooNew {
+            path: path.display().to_string(),
+            found: current,
+            known,
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        // PRAGMA does not take bound parameters; the value is our own integer.
+        tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))?;
+        tx.commit()?;
+        tracing::info!(version = i + 1, "database schema migrated");
+    }
+    Ok(())
+}
