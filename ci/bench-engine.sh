@@ -15,7 +15,7 @@ python3 tools/gen_large_ics.py "$feed"
 echo "feed: $(wc -c <"$feed") bytes, $(grep -c '^BEGIN:VEVENT' "$feed") events"
 
 cargo bench --bench engine --no-run >/dev/null 2>&1 || cargo bench --bench engine --no-run
-bench_bin=$(ls -t target/release/deps/engine-* | grep -v '\.d$' | head -1)
+bench_bin=$(find target/release/deps -maxdepth 1 -type f -name 'engine-*' ! -name '*.d' -printf '%T@ %p\n' | sort -rn | head -n1 | cut -d' ' -f2-)
 cargo build --release >/dev/null 2>&1 || cargo build --release
 
 "$bench_bin" "$feed" 2026-03-02 20

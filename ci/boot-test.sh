@@ -81,7 +81,7 @@ check() { # check NAME CONDITION-RESULT DETAIL
 }
 is() { if [ "$1" = "$2" ]; then echo ok; else echo no; fi; }
 mem_max=$(val unit_MemoryMax) mem_high=$(val unit_MemoryHigh) rss_kb=$(val rss_kb)
-check "guest finished" "$(is "$(val done)" yes)" "qemu ${qemu_s}s, $(val boot_time)"
+check "guest finished" "$(is "$(val 'done')" yes)" "qemu ${qemu_s}s, $(val boot_time)"
 check "unit type notify" "$(is "$(val unit_Type)" notify)" "Type=$(val unit_Type)"
 check "READY seen" "$(is "$(val ready_seen)" yes)" "ActiveState=$(val unit_ActiveState)/$(val unit_SubState) boot-to-READY=$(val boot_to_ready_ms) ms start-to-READY=$(val start_to_ready_ms) ms"
 check "process running" "$(is "$(val process_running)" yes)" "User=$(val unit_User) NRestarts=$(val unit_NRestarts)"

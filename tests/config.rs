@@ -8,10 +8,10 @@
 //! - invalid values are refused at start with a non-zero exit and exactly one clear line naming
 //!   key, value and what is allowed, before anything listens.
 
-mod common;
+mod support;
 
-use common::command;
 use std::process::Output;
+use support::command;
 
 fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = command();

@@ -3,14 +3,14 @@
 //! - /api/health lists exactly one source, "demo", refreshed successfully;
 //! - the recurring demo items (daily standup) are expanded by the engine.
 
-mod common;
+mod support;
 
-use common::{Kiosk, wait_for};
+use support::{Binary, wait_for};
 
 #[test]
 fn demo_calendar_is_served_without_a_feed() {
     let dir = tempfile::tempdir().unwrap();
-    let k = Kiosk::start(
+    let k = Binary::start_answering(
         &dir.path().join("data"),
         &[
             ("CALENDARBOT_TEST_TIME", "2025-11-05T07:00:00Z".into()),

@@ -12,11 +12,11 @@
 //!   still starts and serves a file:// feed, and an https feed fails for its own source with
 //!   a clear error in /api/health instead of stopping the service.
 
-mod common;
+mod support;
 
 use calendarbot::config::{FetchConfig, SourceAuth, SourceConfig};
 use calendarbot::fetch::{FetchError, FetchOutcome, Fetcher, Validators};
-use common::{FeedServer, Kiosk, Mode, ics, wait_for};
+use support::{Binary, FeedServer, Mode, ics, wait_for};
 
 fn cfg() -> FetchConfig {
     FetchConfig {
@@ -290,7 +290,7 @@ fn without_ca_certificates_file_feeds_still_serve() {
     std::fs::write(&feed, ics(&[("offline-1", "Offline standup", 90, 30)])).unwrap();
     let mut env = no_ca_store(dir.path());
     env.push(("CALENDARBOT_ICS_URL", format!("file://{}", feed.display())));
-    let k = Kiosk::start(&dir.path().join("data"), &env);
+    let k = Binary::start_answering(&dir.path().join("data"), &env);
     wait_for(20, "the file feed to be served", || {
         (k.next_subject().as_deref() == Some("Offline standup")).then_some(())
     });
@@ -309,7 +309,7 @@ fn without_ca_certificates_an_https_feed_fails_alone_and_says_why() {
         "CALENDARBOT_ICS_URL",
         "https://127.0.0.1:9/cal.ics".to_string(),
     ));
-    let k = Kiosk::start(&dir.path().join("data"), &env);
+    let k = Binary::start_answering(&dir.path().join("data"), &env);
     let source = wait_for(20, "the failed refresh in health", || {
         let (_, s) = k.source_health("default");
         (s["consecutive_failures"].as_u64().unwrap_or(0) >= 1).then_some(s)

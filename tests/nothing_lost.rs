@@ -12,10 +12,10 @@
 //! Needs the `fault-injection` feature: it allows a 1-second refresh interval.
 #![cfg(feature = "fault-injection")]
 
-mod common;
+mod support;
 
 use calendarbot::store::Store;
-use common::{FeedServer, Kiosk, Mode, ics, wait_for};
+use support::{Binary, FeedServer, Mode, ics, wait_for};
 
 const SUBJECT: &str = "Budget review";
 const MB: usize = 1024 * 1024;
@@ -49,11 +49,11 @@ fn scenario(
     bad: Mode,
     expected_error: &str,
     extra: &[(&str, String)],
-) -> (Kiosk, FeedServer, tempfile::TempDir) {
+) -> (Binary, FeedServer, tempfile::TempDir) {
     let feed = FeedServer::start(good_feed());
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let k = Kiosk::start(&data, &env(&feed, extra));
+    let k = Binary::start_answering(&data, &env(&feed, extra));
 
     wait_for(20, "the first good refresh", || {
         (k.next_subject().as_deref() == Some(SUBJECT)).then_some(())

@@ -8,10 +8,10 @@
 //! Needs the `fault-injection` feature: it allows a 1-second refresh interval.
 #![cfg(feature = "fault-injection")]
 
-mod common;
+mod support;
 
-use common::{FeedServer, Kiosk, Mode, ics, wait_for};
 use serde_json::json;
+use support::{Binary, FeedServer, Mode, ics, wait_for};
 
 fn env(url: &str) -> Vec<(&'static str, String)> {
     vec![
@@ -36,7 +36,7 @@ fn kill_9_mid_refresh_then_restart_with_the_feed_down() {
     });
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let mut k = Kiosk::start(&data, &env(&feed.url()));
+    let mut k = Binary::start_answering(&data, &env(&feed.url()));
     wait_for(20, "the first good refresh", || {
         (k.next_subject().as_deref() == Some("Standup")).then_some(())
     });
@@ -74,11 +74,11 @@ fn kill_9_mid_refresh_then_restart_with_the_feed_down() {
         (feed.bodies_started() > started).then_some(())
     });
     std::thread::sleep(std::time::Duration::from_millis(300));
-    k.kill9();
+    k.kill();
 
     // Restart with the feed down: served from SQLite at once, skip intact.
     feed.set(Mode::Refuse);
-    let k = Kiosk::start(&data, &env(&feed.url()));
+    let k = Binary::start_answering(&data, &env(&feed.url()));
     assert_eq!(
         k.next_subject().as_deref(),
         Some("Design review"),
@@ -117,13 +117,13 @@ fn removed_source_is_forgotten() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     {
-        let k = Kiosk::start(&data, &env(&feed.url()));
+        let k = Binary::start_answering(&data, &env(&feed.url()));
         wait_for(20, "the first good refresh", || {
             (k.next_subject().as_deref() == Some("Standup")).then_some(())
         });
     }
     // No source configured: the demo calendar replaces the old feed.
-    let k = Kiosk::start(&data, &[]);
+    let k = Binary::start_answering(&data, &[]);
     let (_, h) = wait_for(20, "the demo source", || {
         let (s, h) = k.source_health("demo");
         (h["consecutive_failures"] == 0 && h["last_success_age_s"].is_i64()).then_some((s, h))

@@ -156,9 +156,8 @@ fn without_a_configured_token_the_alexa_routes_are_closed() {
     // An empty token is a configuration error, refused at start with one line naming it
     // (it could never be meant as "open").
     let dir = tempfile::tempdir().unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_calendarbot"))
+    let out = support::command()
         .arg("serve")
-        .env_clear()
         .env("CALENDARBOT_DATA_DIR", dir.path())
         .env("CALENDARBOT_WEB_PORT", support::free_port().to_string())
         .env("CALENDARBOT_ICS_URL", format!("file://{}", feed.display()))

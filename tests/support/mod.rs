@@ -1,6 +1,21 @@
-//! Shared test helpers: a real server in-process (real Store in a tempdir, real TCP on
-//! 127.0.0.1:0) and the real binary as a child process.
+//! The one test-support module of the integration tests (`mod support;` in each test file):
+//! - [`Binary`]: the real binary as a child process, started one way on a port picked one way
+//!   ([`free_port`]), retried only when another process takes that port first (`binary.rs`);
+//! - [`FeedServer`]: a scriptable feed server for the failures a feed can show, and [`ics`]
+//!   to make its feeds (`feed.rs`);
+//! - [`InProcess`]: the real server in this process (real Store in a tempdir, real TCP on
+//!   127.0.0.1:0), for tests that reach into the [`App`];
+//! - small helpers: [`client`], [`wait_for`], [`t`], [`meeting`].
 #![allow(dead_code)]
+
+mod binary;
+mod feed;
+
+// Each test file uses a part of this module.
+#[allow(unused_imports)]
+pub use binary::{Binary, Ready, command, free_port};
+#[allow(unused_imports)]
+pub use feed::{FeedServer, Mode, ics};
 
 use calendarbot::app::App;
 use calendarbot::clock::Clock;
@@ -8,10 +23,7 @@ use calendarbot::config::Config;
 use calendarbot::ics::{Details, EventText, Occurrence, Status, When};
 use calendarbot::store::Store;
 use chrono::{DateTime, Utc};
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -130,126 +142,16 @@ pub fn client() -> reqwest::blocking::Client {
         .unwrap()
 }
 
-/// A port that was free a moment ago on 127.0.0.1.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// The real `calendarbot serve` as a child process.
-pub struct Binary {
-    pub child: Child,
-    pub addr: SocketAddr,
-    pub data_dir: PathBuf,
-    log: Arc<std::sync::Mutex<String>>,
-}
-
-impl Binary {
-    /// Start the binary with `env` (CALENDARBOT_WEB_PORT is chosen here) and wait until it
-    /// answers /api/health with its first refresh complete.
-    pub fn start(data_dir: &Path, env: &[(&str, String)]) -> Binary {
-        let mut last_err = String::new();
-        for _attempt in 0..3 {
-            let port = free_port();
-            let mut cmd = Command::new(env!("CARGO_BIN_EXE_calendarbot"));
-            cmd.arg("serve")
-                .env_clear()
-                .env("PATH", std::env::var("PATH").unwrap_or_default())
-                .env("CALENDARBOT_WEB_HOST", "127.0.0.1")
-                .env("CALENDARBOT_WEB_PORT", port.to_string())
-                .env("CALENDARBOT_DATA_DIR", data_dir)
-                .env("CALENDARBOT_LOG_LEVEL", "info")
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped());
-            for (k, v) in env {
-                cmd.env(k, v);
-            }
-            let mut child = cmd.spawn().expect("spawn calendarbot");
-            let log = Arc::new(std::sync::Mutex::new(String::new()));
-            let stderr = child.stderr.take().unwrap();
-            let log2 = log.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                    let mut l = log2.lock().unwrap();
-                    l.push_str(&line);
-                    l.push('\n');
-                }
-            });
-            let mut b = Binary {
-                child,
-                addr: SocketAddr::from(([127, 0, 0, 1], port)),
-                data_dir: data_dir.to_path_buf(),
-                log,
-            };
-            match b.wait_ready(Duration::from_secs(20)) {
-                Ok(()) => return b,
-                Err(e) => {
-                    last_err = format!("{e}\n--- log ---\n{}", b.log());
-                    b.kill();
-                }
-            }
+/// Poll `f` every 50 ms until it returns `Some`, or panic after `secs` with `what`.
+pub fn wait_for<T>(secs: u64, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = f() {
+            return v;
         }
-        panic!("calendarbot did not become ready: {last_err}");
-    }
-
-    /// Wait until health answers and the first refresh of every source is done.
-    pub fn wait_ready(&mut self, within: Duration) -> Result<(), String> {
-        let c = client();
-        let deadline = Instant::now() + within;
-        loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return Err(format!("exited early: {status}"));
-            }
-            if let Ok(r) = c.get(self.url("/api/health")).send()
-                && let Ok(v) = r.json::<serde_json::Value>()
-                && v["data_status"]["initial_refresh_complete"] == true
-            {
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                return Err("timed out waiting for the first refresh".into());
-            }
-            std::thread::sleep(Duration::from_millis(50));
+        if Instant::now() > deadline {
+            panic!("timed out waiting for {what}");
         }
-    }
-
-    pub fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.addr, path)
-    }
-
-    pub fn log(&self) -> String {
-        self.log.lock().unwrap().clone()
-    }
-
-    /// SIGTERM, then wait (killing after 10 s).
-    pub fn stop(&mut self) -> Option<std::process::ExitStatus> {
-        let pid = self.child.id().to_string();
-        let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(s)) = self.child.try_wait() {
-                return Some(s);
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        self.kill();
-        None
-    }
-
-    pub fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Binary {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            self.kill();
-        }
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
