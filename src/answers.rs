@@ -12,7 +12,7 @@ use chrono_tz::Tz;
 use serde::Serialize;
 
 /// Subject keywords that mark a focus-time block (matched case-insensitively).
-pub const FOCUS_KEYWORDS: [&str; 5] = [
+pub(crate) const FOCUS_KEYWORDS: [&str; 5] = [
     "focus time",
     "focus",
     "deep work",
@@ -21,32 +21,32 @@ pub const FOCUS_KEYWORDS: [&str; 5] = [
 ];
 
 /// Candidates starting within this long of the earliest one compete on "lunch or not".
-pub const LUNCH_GROUPING: Duration = Duration::minutes(30);
+pub(crate) const LUNCH_GROUPING: Duration = Duration::minutes(30);
 
 /// A subject says "lunch" when it contains the word and is at most this many characters
 /// (CalendarBot's rule: "Lunch" loses, "Lunch with the CEO" is a meeting).
-pub const LUNCH_SUBJECT_MAX_CHARS: usize = 10;
+pub(crate) const LUNCH_SUBJECT_MAX_CHARS: usize = 10;
 
 /// RFC 3339 in UTC with `Z` and whole seconds, the API's time format.
-pub fn iso_utc(t: DateTime<Utc>) -> String {
+pub(crate) fn iso_utc(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
 /// Whether `subject` marks a focus-time block.
-pub fn is_focus_time(subject: &str) -> bool {
+pub(crate) fn is_focus_time(subject: &str) -> bool {
     let s = subject.to_lowercase();
     FOCUS_KEYWORDS.iter().any(|k| s.contains(k))
 }
 
 /// Whether `subject` is a generic lunch block (short and says "lunch").
-pub fn is_lunch(subject: &str) -> bool {
+pub(crate) fn is_lunch(subject: &str) -> bool {
     let s = subject.trim().to_lowercase();
     s.contains("lunch") && s.chars().count() <= LUNCH_SUBJECT_MAX_CHARS
 }
 
 /// The meeting shown by the kiosk (`meeting` of /api/whats-next).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Meeting {
+pub(crate) struct Meeting {
     /// Occurrence id (stable across refreshes; what /api/skip takes).
     pub meeting_id: String,
     /// SUMMARY.
@@ -69,7 +69,7 @@ pub struct Meeting {
 
 /// How close the next meeting is (`status` of /api/whats-next).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct NextStatus {
+pub(crate) struct NextStatus {
     /// Human text for the kiosk's status line.
     pub message: &'static str,
     /// Starting within 15 minutes (or now).
@@ -80,7 +80,7 @@ pub struct NextStatus {
 
 /// The whole /api/whats-next answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct WhatsNext {
+pub(crate) struct WhatsNext {
     /// The next meeting, if any.
     pub meeting: Option<Meeting>,
     /// Urgency of that meeting.
@@ -102,7 +102,7 @@ fn is_candidate(o: &Occurrence, snap: &Snapshot, now: DateTime<Utc>) -> bool {
 /// midnight there). The calendar is sorted by start, then id, so this is a binary search for
 /// the first occurrence not before `now` and a scan of the (few) occurrences up to 30 minutes
 /// after the first candidate, not a pass over the whole calendar.
-pub fn next_occurrence(
+pub(crate) fn next_occurrence(
     snap: &Snapshot,
     now: DateTime<Utc>,
     tz: Tz,
@@ -125,7 +125,7 @@ pub fn next_occurrence(
 }
 
 /// Status by whole minutes until the start (SPEC §6).
-pub fn status_for(seconds_until_start: Option<i64>) -> NextStatus {
+pub(crate) fn status_for(seconds_until_start: Option<i64>) -> NextStatus {
     let (message, is_urgent, is_critical) = match seconds_until_start {
         None => ("No meetings scheduled", false, false),
         Some(s) if s <= 0 => ("Meeting in progress", true, false),
@@ -143,15 +143,17 @@ pub fn status_for(seconds_until_start: Option<i64>) -> NextStatus {
     }
 }
 
-/// The /api/whats-next answer.
-pub fn whats_next(snap: &Snapshot, now: DateTime<Utc>, tz: Tz) -> WhatsNext {
+/// The /api/whats-next answer in one call (the server goes through the pipeline's seam, which
+/// splits it into [`next_occurrence`] and [`whats_next_from`]).
+#[cfg(test)]
+pub(crate) fn whats_next(snap: &Snapshot, now: DateTime<Utc>, tz: Tz) -> WhatsNext {
     whats_next_from(next_occurrence(snap, now, tz), now, tz)
 }
 
 /// The /api/whats-next answer for a chosen meeting (what [`next_occurrence`] returned for
 /// this `now`, possibly remembered by the response cache): only the seconds and the status
 /// depend on the exact second.
-pub fn whats_next_from(
+pub(crate) fn whats_next_from(
     choice: Option<(&Occurrence, DateTime<Utc>)>,
     now: DateTime<Utc>,
     tz: Tz,
@@ -185,7 +187,7 @@ pub fn whats_next_from(
 
 /// One occurrence as `calendarbot expand` prints it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct EventJson {
+pub(crate) struct EventJson {
     /// UID.
     pub uid: String,
     /// Occurrence id.
@@ -206,7 +208,7 @@ pub struct EventJson {
 
 /// The /api/events answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct EventsAnswer {
+pub(crate) struct EventsAnswer {
     /// Window start (inclusive).
     pub from: String,
     /// Window end (exclusive).
@@ -219,7 +221,12 @@ pub struct EventsAnswer {
 
 /// Every occurrence overlapping `[from, to)` (all-day values in `tz`), whatever its status.
 /// A zero-length occurrence overlaps when its start is inside the window.
-pub fn events_in(snap: &Snapshot, from: DateTime<Utc>, to: DateTime<Utc>, tz: Tz) -> EventsAnswer {
+pub(crate) fn events_in(
+    snap: &Snapshot,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    tz: Tz,
+) -> EventsAnswer {
     let mut hits: Vec<(&Occurrence, DateTime<Utc>)> = snap
         .occurrences
         .iter()
@@ -260,7 +267,7 @@ pub fn events_in(snap: &Snapshot, from: DateTime<Utc>, to: DateTime<Utc>, tz: Tz
 
 /// Facts about the process that are not in the snapshot or on the board.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProcessFacts {
+pub(crate) struct ProcessFacts {
     /// "Now" for ages and staleness (`App::status_now`: advances even under a fixed clock).
     pub now: DateTime<Utc>,
     /// "Now" as the calendar answers see it (`App::clock`), shown as `server_time_iso`.
@@ -277,7 +284,7 @@ pub struct ProcessFacts {
 
 /// `server_status` of /api/health.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ServerStatus {
+pub(crate) struct ServerStatus {
     /// Seconds since start.
     pub uptime_s: i64,
     /// Process id.
@@ -288,7 +295,7 @@ pub struct ServerStatus {
 
 /// `data_status` of /api/health.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct DataStatus {
+pub(crate) struct DataStatus {
     /// Occurrences served (all sources, every status).
     pub event_count: usize,
     /// Seconds since the newest successful refresh of any source; null before the first.
@@ -301,7 +308,7 @@ pub struct DataStatus {
 
 /// One entry of `background_tasks`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct TaskHealth {
+pub(crate) struct TaskHealth {
     /// Task name.
     pub name: String,
     /// What the task last said about itself.
@@ -312,7 +319,7 @@ pub struct TaskHealth {
 
 /// `display_probe` of /api/health: the kiosk page's heartbeat.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct DisplayProbe {
+pub(crate) struct DisplayProbe {
     /// Last heartbeat, RFC 3339 UTC; null before the first.
     pub last_render_probe_iso: Option<String>,
     /// True once a heartbeat arrived; null before the first.
@@ -323,7 +330,7 @@ pub struct DisplayProbe {
 
 /// One entry of `sources`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SourceStatus {
+pub(crate) struct SourceStatus {
     /// Source name.
     pub name: String,
     /// Seconds since its last success; null if never.
@@ -336,7 +343,7 @@ pub struct SourceStatus {
 
 /// The /api/health answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Health {
+pub(crate) struct Health {
     /// "ok" or "degraded".
     pub status: &'static str,
     /// Now, RFC 3339 UTC.
@@ -355,14 +362,14 @@ pub struct Health {
 
 impl Health {
     /// Whether the service reports itself healthy (HTTP 200) or not (503).
-    pub fn is_ok(&self) -> bool {
+    pub(crate) fn is_ok(&self) -> bool {
         self.status == "ok"
     }
 }
 
 /// The /api/health answer. Degraded: no successful refresh yet and no stored events, or the
 /// newest success is older than 3 refresh intervals.
-pub fn health(snap: &Snapshot, board: &StatusInner, p: &ProcessFacts) -> Health {
+pub(crate) fn health(snap: &Snapshot, board: &StatusInner, p: &ProcessFacts) -> Health {
     let age = |t: DateTime<Utc>| (p.now - t).num_seconds().max(0);
     let newest = board.sources.values().filter_map(|s| s.last_success).max();
     let event_count = snap.occurrences.len();

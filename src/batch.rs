@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 /// Why a submitted write was not confirmed by the batcher.
 #[derive(Debug, Clone, thiserror::Error)]
-pub enum BatchError {
+pub(crate) enum BatchError {
     /// The batch's transaction failed.
     #[error("write batch failed: {0}")]
     Failed(String),
@@ -68,7 +68,7 @@ struct Job<Op> {
 
 /// A write batcher for operations of type `Op`. Cheap to clone; the thread stops when the
 /// last clone is dropped.
-pub struct Batcher<Op> {
+pub(crate) struct Batcher<Op> {
     tx: mpsc::Sender<Job<Op>>,
     counters: Arc<Counters>,
     window: Duration,
@@ -97,7 +97,12 @@ impl<Op> std::fmt::Debug for Batcher<Op> {
 impl<Op: Send + 'static> Batcher<Op> {
     /// Start the batcher thread. `flush` applies a whole batch in one transaction. A submitter
     /// waits at most `window + deadline` for its batch to commit.
-    pub fn spawn<F>(window: Duration, deadline: Duration, max_batch: usize, mut flush: F) -> Self
+    pub(crate) fn spawn<F>(
+        window: Duration,
+        deadline: Duration,
+        max_batch: usize,
+        mut flush: F,
+    ) -> Self
     where
         F: FnMut(&[Op]) -> Result<(), String> + Send + 'static,
     {
@@ -151,7 +156,7 @@ impl<Op: Send + 'static> Batcher<Op> {
 
     /// Submit one write and block until its batch has committed (call from a blocking
     /// thread). An error means the write may not be durable: write it on the plain path.
-    pub fn submit(&self, op: Op) -> Result<(), BatchError> {
+    pub(crate) fn submit(&self, op: Op) -> Result<(), BatchError> {
         self.counters.submitted.fetch_add(1, Ordering::Relaxed);
         let (done, wait) = mpsc::channel();
         self.tx
@@ -172,7 +177,7 @@ impl<Op: Send + 'static> Batcher<Op> {
     }
 
     /// Counters.
-    pub fn stats(&self) -> BatchStats {
+    pub(crate) fn stats(&self) -> BatchStats {
         let c = &self.counters;
         BatchStats {
             window_ms: self.window.as_millis() as u64,

@@ -32,7 +32,7 @@ struct Timed<'a> {
 /// The demo feed as ICS text, laid out around `anchor` (normally the service start) in `tz`:
 /// a meeting 25 minutes after the anchor, more later that day, a daily standup and a daily
 /// lunch (recurring, in `tz`), an all-day event on the anchor's date and meetings the next days.
-pub fn feed(anchor: DateTime<Utc>, tz: chrono_tz::Tz) -> String {
+pub(crate) fn feed(anchor: DateTime<Utc>, tz: chrono_tz::Tz) -> String {
     let base = anchor
         .with_second(0)
         .and_then(|t| t.with_nanosecond(0))

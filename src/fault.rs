@@ -14,7 +14,7 @@
 
 /// One injectable fault.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fault {
+pub(crate) enum Fault {
     /// The optimised read path hangs.
     StallPipeline,
     /// The response cache errors.
@@ -39,7 +39,7 @@ impl Fault {
 
 /// Whether `fault` is injected (read once from `CALENDARBOT_FAULT`).
 #[cfg(feature = "fault-injection")]
-pub fn active(fault: Fault) -> bool {
+pub(crate) fn active(fault: Fault) -> bool {
     use std::sync::OnceLock;
     static FAULTS: OnceLock<Vec<String>> = OnceLock::new();
     let faults = FAULTS.get_or_init(|| {

@@ -5,43 +5,55 @@
 //! command line; everything else lives here so tests can build the parts themselves (a
 //! listener bound to port 0, a shutdown future they control).
 //!
-//! # Layout (data flows one way, see ARCHITECTURE.md)
-//! - [`config`]: layered configuration (defaults < TOML < `CALENDARBOT_*`) and validation.
+//! # Layout (data flows one way; docs/architecture.md is the plan, `ci/modcheck.py` checks it)
+//! Leaves first; a module uses only those listed before it.
 //! - [`clock`]: "now", fixed by CALENDARBOT_TEST_TIME in tests and demos.
+//! - `fault`: test-only injected faults (cargo feature `fault-injection`).
+//! - `sys`: the one file with `unsafe` (handing freed heap back to the kernel).
 //! - [`ics`]: the pure RFC 5545 engine: parse, time zones, recurrence.
-//! - [`fetch`]: the HTTP/file feed fetcher (conditional GET, content hash, retries).
-//! - [`store`]: SQLite: last good window per source, skips, service state.
-//! - [`refresh`]: one task per source: fetch → expand → store → new snapshot.
+//! - [`config`]: layered configuration (defaults < TOML < `CALENDARBOT_*`) and validation.
+//! - `breaker`, `batch`, `pool`: circuit breakers, write batching, the connection manager
+//!   (SQLite pool, shared HTTP client): the leaves of the optimisation layer.
+//! - `demo`: the built-in demo calendar served when no feed is configured.
 //! - [`snapshot`]: the immutable, versioned calendar the server answers from, and live health.
-//! - [`app`]: the hub that owns the snapshot, the store and the status board.
-//! - [`answers`]: pure functions of a snapshot and "now": what the API says.
-//! - [`server`]: hyper accept loop, routes, embedded kiosk page, limits, graceful shutdown.
-//! - [`demo`]: the built-in demo calendar served when no feed is configured.
-//! - [`pool`]: connection manager: SQLite pool (one writer, readers) and shared HTTP client.
-//! - [`pipeline`]: the optimisation layer: response cache, coalescing, write batching,
-//!   monitor, fallback switch; the plain path beside each part.
-//! - [`fault`]: test-only injected faults (cargo feature `fault-injection`).
-//! - [`ops`]: systemd notification (READY, WATCHDOG gated by a probe, STATUS) and logging.
-//! - [`service`]: assembly: build every part from a config and run until shutdown.
+//! - [`store`]: SQLite: last good window per source, skips, service state.
+//! - `answers`: pure functions of a snapshot and "now": what the API says.
+//! - [`fetch`]: the HTTP/file feed fetcher (conditional GET, content hash, retries).
 //! - [`voice`]: the Alexa routes and day-level answers (done for the day, summaries).
+//! - `pipeline`: the optimisation layer's read path: memo, cache, coalescing, service mode,
+//!   monitor, reports; the plain path beside each part.
+//! - [`app`]: the hub that owns the snapshot, the store and the pipeline.
+//! - `refresh`: one task per source: fetch → expand → store → new snapshot.
+//! - [`server`]: hyper accept loop, the route table, embedded kiosk page, limits.
+//! - `ops`: systemd notification (READY, WATCHDOG gated by a probe, STATUS) and logging.
+//! - [`service`]: assembly: build every part from a config and run until shutdown.
+//!
+//! Modules that nothing outside the crate needs are private, so that `unreachable_pub` and
+//! dead-code warnings can see what is unused; `unsafe` is denied except in `sys`.
 
-pub mod answers;
+#![deny(unsafe_code)]
+#![deny(unreachable_pub)]
+// The API docs are built with private items (`cargo doc --document-private-items`): they are
+// for the people who work on this crate, and links to private modules then resolve.
+#![allow(rustdoc::private_intra_doc_links)]
+
+mod answers;
 pub mod app;
-pub mod batch;
-pub mod breaker;
+mod batch;
+mod breaker;
 pub mod clock;
 pub mod config;
-pub mod demo;
-pub mod fault;
+mod demo;
+mod fault;
 pub mod fetch;
 pub mod ics;
-pub mod ops;
-pub mod pipeline;
-pub mod pool;
-pub mod refresh;
+mod ops;
+mod pipeline;
+mod pool;
+mod refresh;
 pub mod server;
 pub mod service;
 pub mod snapshot;
 pub mod store;
-pub mod sys;
+mod sys;
 pub mod voice;

@@ -20,7 +20,7 @@ use sd_notify::NotifyState;
 
 /// The result of one watchdog probe.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Probe {
+pub(crate) enum Probe {
     /// The serving path answered in time: feed the watchdog. The text, if any, becomes the new
     /// `STATUS=` line (sent only when it changes).
     Healthy(String),
@@ -29,7 +29,7 @@ pub enum Probe {
 }
 
 /// Send `READY=1` with a status line and our pid. A no-op outside systemd.
-pub fn ready(status: &str) {
+pub(crate) fn ready(status: &str) {
     send(&[
         NotifyState::Ready,
         NotifyState::Status(status),
@@ -39,17 +39,17 @@ pub fn ready(status: &str) {
 }
 
 /// Send `STATUS=...`. A no-op outside systemd.
-pub fn status(status: &str) {
+pub(crate) fn status(status: &str) {
     send(&[NotifyState::Status(status)]);
 }
 
 /// Send `STOPPING=1`. A no-op outside systemd.
-pub fn stopping() {
+pub(crate) fn stopping() {
     send(&[NotifyState::Stopping, NotifyState::Status("stopping")]);
 }
 
 /// Send one `WATCHDOG=1`. A no-op outside systemd.
-pub fn watchdog_ping() {
+pub(crate) fn watchdog_ping() {
     send(&[NotifyState::Watchdog]);
 }
 
@@ -61,14 +61,14 @@ fn send(states: &[NotifyState<'_>]) {
 
 /// How often to feed the watchdog: half of `WATCHDOG_USEC` (systemd's advice), or `None` when
 /// systemd did not ask for a watchdog (or asked another pid, `WATCHDOG_PID`).
-pub fn watchdog_period() -> Option<Duration> {
+pub(crate) fn watchdog_period() -> Option<Duration> {
     sd_notify::watchdog_enabled().map(|d| d / 2)
 }
 
 /// Run the watchdog loop until the task is dropped: every `period`, run `probe` and send
 /// `WATCHDOG=1` only if it reports [`Probe::Healthy`]. A changed status text is sent as
 /// `STATUS=`. The probe should bound its own time (it must answer well inside `period`).
-pub async fn watchdog_loop<P, F>(period: Duration, mut probe: P)
+pub(crate) async fn watchdog_loop<P, F>(period: Duration, mut probe: P)
 where
     P: FnMut() -> F,
     F: Future<Output = Probe>,
@@ -101,12 +101,12 @@ where
 
 /// The service-state key of the clean-shutdown marker: "1" after a graceful exit, "0" while
 /// running. Found at "0" on start, the previous run died (kill -9, OOM, power cut, watchdog).
-pub const CLEAN_SHUTDOWN_KEY: &str = "clean_shutdown";
+pub(crate) const CLEAN_SHUTDOWN_KEY: &str = "clean_shutdown";
 
 /// At start (blocking: SQLite): if the previous run did not shut down cleanly, run on the plain
 /// path for `recovery_secs` (the optimised path may be what killed it); then mark this run as
 /// running. Returns whether the previous exit was unclean.
-pub fn begin_run(app: &App) -> bool {
+pub(crate) fn begin_run(app: &App) -> bool {
     let previous = match app.store.state(CLEAN_SHUTDOWN_KEY) {
         Ok(v) => v,
         Err(e) => {
@@ -133,7 +133,7 @@ pub fn begin_run(app: &App) -> bool {
 }
 
 /// On graceful exit (blocking: SQLite): mark the shutdown as clean.
-pub fn end_run(app: &App) {
+pub(crate) fn end_run(app: &App) {
     if let Err(e) = app.store.set_state(CLEAN_SHUTDOWN_KEY, "1") {
         tracing::error!(error = %e, "cannot write the clean-shutdown marker");
     }
@@ -143,7 +143,7 @@ pub fn end_run(app: &App) {
 /// a self-check through the serving path (what's next, through the pipeline, with its
 /// deadline) decides whether to feed the watchdog; a stalled optimised path switches the
 /// service to the plain path (which then answers, so the watchdog keeps being fed).
-pub fn watchdog(app: Arc<App>) -> Option<impl Future<Output = ()> + Send + 'static> {
+pub(crate) fn watchdog(app: Arc<App>) -> Option<impl Future<Output = ()> + Send + 'static> {
     let period = watchdog_period()?;
     tracing::info!(period_ms = period.as_millis() as u64, "watchdog enabled");
     Some(watchdog_loop(period, move || {
@@ -162,7 +162,7 @@ pub fn watchdog(app: Arc<App>) -> Option<impl Future<Output = ()> + Send + 'stat
 
 /// Where log lines go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogTarget {
+pub(crate) enum LogTarget {
     /// journald, structured fields.
     Journald,
     /// Human-readable lines on stderr.
@@ -171,7 +171,7 @@ pub enum LogTarget {
 
 /// journald when we run under systemd (`JOURNAL_STREAM` set, or the journal socket exists),
 /// stderr otherwise.
-pub fn log_target() -> LogTarget {
+pub(crate) fn log_target() -> LogTarget {
     if std::env::var_os("JOURNAL_STREAM").is_some()
         || Path::new("/run/systemd/journal/socket").exists()
     {
@@ -184,7 +184,7 @@ pub fn log_target() -> LogTarget {
 /// Install the global tracing subscriber with `filter` (CALENDARBOT_LOG_LEVEL syntax). Falls
 /// back to stderr when the journal cannot be opened. Returns where logs go. Calling it twice
 /// keeps the first subscriber.
-pub fn init_logging(filter: &str) -> LogTarget {
+pub(crate) fn init_logging(filter: &str) -> LogTarget {
     use tracing_subscriber::prelude::*;
     let env_filter = tracing_subscriber::EnvFilter::try_new(filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));

@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::task::JoinSet;
 
 /// Name of the built-in demo source (SPEC: health says the source is "demo").
-pub const DEMO_SOURCE: &str = "demo";
+pub(crate) const DEMO_SOURCE: &str = "demo";
 /// A window expanded longer ago than this is expanded again even if the feed is unchanged,
 /// so the 7-days-back / 365-days-ahead window follows "now".
 const REEXPAND_AFTER_HOURS: i64 = 24;
@@ -48,7 +48,7 @@ impl Feed {
 }
 
 /// The feeds a configuration asks for: its sources, or the demo calendar when there are none.
-pub fn feeds_for(config: &crate::config::Config) -> Vec<Feed> {
+pub(crate) fn feeds_for(config: &crate::config::Config) -> Vec<Feed> {
     let sources = config.effective_sources();
     if sources.is_empty() {
         vec![Feed::Demo]
@@ -59,7 +59,7 @@ pub fn feeds_for(config: &crate::config::Config) -> Vec<Feed> {
 
 /// Why one refresh failed.
 #[derive(Debug, thiserror::Error)]
-pub enum RefreshError {
+pub(crate) enum RefreshError {
     /// Fetching failed.
     #[error("fetch failed: {0}")]
     Fetch(#[from] FetchError),
@@ -76,7 +76,7 @@ pub enum RefreshError {
 
 /// What a successful refresh did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refreshed {
+pub(crate) enum Refreshed {
     /// The server answered 304.
     NotModified,
     /// The body's DTSTAMP-blind hash matched the stored one; no parse.
@@ -87,7 +87,7 @@ pub enum Refreshed {
 
 /// Put what the store knows about each feed on the status board (after a restart, health
 /// shows the last success and the failures of the previous run at once).
-pub fn seed_status(app: &App, feeds: &[Feed]) -> Result<(), StoreError> {
+pub(crate) fn seed_status(app: &App, feeds: &[Feed]) -> Result<(), StoreError> {
     let windows = app.store.load_windows().unwrap_or_default();
     for feed in feeds {
         let name = feed.name();
@@ -106,7 +106,7 @@ pub fn seed_status(app: &App, feeds: &[Feed]) -> Result<(), StoreError> {
 }
 
 /// Start one task per feed in `tasks`: refresh at once, then every `refresh_interval` seconds.
-pub fn spawn(tasks: &mut JoinSet<()>, app: Arc<App>, fetcher: Fetcher, feeds: Vec<Feed>) {
+pub(crate) fn spawn(tasks: &mut JoinSet<()>, app: Arc<App>, fetcher: Fetcher, feeds: Vec<Feed>) {
     let total = feeds.len();
     let tried = Arc::new(AtomicUsize::new(0));
     if total == 0 {
@@ -155,7 +155,7 @@ fn window_key(name: &str) -> String {
 }
 
 /// One refresh of one feed; failures are recorded (store and status board) before returning.
-pub async fn refresh_once(
+pub(crate) async fn refresh_once(
     app: &Arc<App>,
     fetcher: &Fetcher,
     feed: &Feed,

@@ -6,13 +6,14 @@
 //!
 //! # Layout on disk
 //! One file, `calendarbot.db`, in the data directory. The schema is versioned with
-//! `PRAGMA user_version`: [`schema`] holds an append-only list of migrations, and every migration that the
+//! `PRAGMA user_version`: `schema` holds an append-only list of migrations, and every migration
+//! that the
 //! file has not seen yet runs in one transaction with the version bump. A source's window is
-//! rows (one per event's text, one per occurrence; [`window`]) replaced in one transaction, so a
+//! rows (one per event's text, one per occurrence; `window`) replaced in one transaction, so a
 //! reader (or a restart after `kill -9`) sees either the old window or the new one, never half.
 //!
 //! # Connections
-//! Every connection gets the same PRAGMAs ([`configure`]): WAL, `synchronous=NORMAL`,
+//! Every connection gets the same PRAGMAs (`schema::configure`): WAL, `synchronous=NORMAL`,
 //! `busy_timeout=5000`, `foreign_keys=ON`, a 512 KiB page cache (handed back after each
 //! bulk window read or write) and no mmap. Connections come from
 //! the optimisation layer's pool ([`crate::pool::sqlite`]: one writer, a few `query_only`

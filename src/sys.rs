@@ -9,7 +9,7 @@
 /// refresh and shortly after a new calendar was published: the old one and the parse's scratch
 /// space are free by then, and on a 512 MB Pi under a memory cgroup limit resident memory is
 /// what counts.
-pub fn release_free_memory() {
+pub(crate) fn release_free_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only releases free memory of the allocator; it has no preconditions
     // and touches no memory the program holds.

@@ -44,7 +44,7 @@ pub(super) fn invalid(
     }
 }
 
-/// What each key allows, for error messages: the key's bounds from [`super::validate::RANGES`],
+/// What each key allows, for error messages: the key's bounds from [`super::ranges::RANGES`],
 /// else what its default value is (a flag, a number, a text), else what figment expected.
 fn allowed_for(key: &str, expected: &str) -> String {
     if key == "web_port" {

@@ -18,7 +18,7 @@ use tokio::sync::OnceCell;
 
 /// The coalescer's counters, as reported.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
-pub struct CoalesceStats {
+pub(crate) struct CoalesceStats {
     /// Computations actually run.
     pub computed: u64,
     /// Requests that waited for another request's computation instead of computing.
@@ -29,7 +29,7 @@ pub struct CoalesceStats {
 
 /// A single-flight group keyed by `K`, sharing values `V`.
 #[derive(Debug)]
-pub struct Coalescer<K, V> {
+pub(crate) struct Coalescer<K, V> {
     flights: Mutex<HashMap<K, Arc<OnceCell<V>>>>,
     computed: AtomicU64,
     coalesced: AtomicU64,
@@ -49,7 +49,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Coalescer<K, V> {
     /// The value for `key`: computed by `compute` unless an identical request is already
     /// computing it, in which case its result is shared. Returns the value and whether this
     /// call waited for another one (coalesced).
-    pub async fn run<F, Fut>(&self, key: &K, compute: F) -> (V, bool)
+    pub(crate) async fn run<F, Fut>(&self, key: &K, compute: F) -> (V, bool)
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = V>,
@@ -82,7 +82,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Coalescer<K, V> {
     }
 
     /// Counters.
-    pub fn stats(&self) -> CoalesceStats {
+    pub(crate) fn stats(&self) -> CoalesceStats {
         CoalesceStats {
             computed: self.computed.load(Ordering::Relaxed),
             coalesced: self.coalesced.load(Ordering::Relaxed),

@@ -59,14 +59,14 @@ impl MemoKey {
 
 /// One remembered body per memo (the latest).
 #[derive(Debug, Default)]
-pub struct Memo {
+pub(crate) struct Memo {
     slot: RwLock<Option<(MemoKey, Bytes)>>,
     hits: AtomicU64,
 }
 
 impl Memo {
     /// The body remembered for exactly `key`.
-    pub fn get(&self, key: &MemoKey) -> Option<Bytes> {
+    pub(crate) fn get(&self, key: &MemoKey) -> Option<Bytes> {
         let g = self.slot.read().unwrap_or_else(|e| e.into_inner());
         let body = g
             .as_ref()
@@ -77,17 +77,17 @@ impl Memo {
     }
 
     /// Remember `body` for `key`, replacing what was there.
-    pub fn put(&self, key: MemoKey, body: Bytes) {
+    pub(crate) fn put(&self, key: MemoKey, body: Bytes) {
         *self.slot.write().unwrap_or_else(|e| e.into_inner()) = Some((key, body));
     }
 
     /// Forget the body (the optimised path was switched off).
-    pub fn clear(&self) {
+    pub(crate) fn clear(&self) {
         *self.slot.write().unwrap_or_else(|e| e.into_inner()) = None;
     }
 
     /// Requests answered from the memo so far.
-    pub fn hits(&self) -> u64 {
+    pub(crate) fn hits(&self) -> u64 {
         self.hits.load(Ordering::Relaxed)
     }
 }

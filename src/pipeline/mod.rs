@@ -25,11 +25,11 @@
 //! [`crate::breaker`] (per-part circuit breakers) and [`crate::batch`] (write batching). The
 //! read routes' keys and prepared answers live with the routes, in `server::reads`.
 
-pub mod cache;
-pub mod coalesce;
-pub mod fallback;
-pub mod memo;
-pub mod monitor;
+pub(crate) mod cache;
+pub(crate) mod coalesce;
+pub(crate) mod fallback;
+pub(crate) mod memo;
+pub(crate) mod monitor;
 mod report;
 
 use crate::breaker::{Breaker, Part};
@@ -48,7 +48,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The header that tells a client which path served its request.
-pub const PATH_HEADER: &str = "x-calendarbot-path";
+pub(crate) const PATH_HEADER: &str = "x-calendarbot-path";
 
 /// How the optimised path produced an answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -453,7 +453,7 @@ impl Pipeline {
 /// skips have ended, so two instants with the same epoch (and the same snapshot version) have
 /// the same next meeting. Occurrences are sorted by start (in `tz`), so this is a binary
 /// search plus a scan of the (few) skips.
-pub fn next_epoch(snap: &Snapshot, now: DateTime<Utc>, tz: chrono_tz::Tz) -> u64 {
+pub(crate) fn next_epoch(snap: &Snapshot, now: DateTime<Utc>, tz: chrono_tz::Tz) -> u64 {
     let started = snap.occurrences.partition_point(|o| o.start_utc(tz) < now) as u64;
     let skips_ended = snap.skips.values().filter(|until| **until <= now).count() as u64;
     (started << 20) | skips_ended.min((1 << 20) - 1)

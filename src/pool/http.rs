@@ -13,13 +13,13 @@
 //! hangs past the leak threshold is logged with its name, like a held SQLite connection.
 
 use super::leak::Leases;
-use crate::breaker::{Breaker, Part};
+use crate::breaker::Breaker;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 /// Builds a configured client (the fetcher's settings).
-pub type BuildClient = Arc<dyn Fn() -> Result<reqwest::Client, String> + Send + Sync>;
+pub(crate) type BuildClient = Arc<dyn Fn() -> Result<reqwest::Client, String> + Send + Sync>;
 
 /// The HTTP pool's counters, as reported.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -249,9 +249,11 @@ impl HttpPool {
     }
 }
 
-/// A breaker for the HTTP pool from the configuration's fallback settings.
-pub fn breaker(threshold: u32, window: Duration, recovery: Duration) -> Breaker {
-    Breaker::new(Part::HttpPool, threshold, window, recovery)
+/// A breaker for the HTTP pool (the tests' shorthand; the service builds it from
+/// `FallbackSettings`).
+#[cfg(test)]
+pub(crate) fn breaker(threshold: u32, window: Duration, recovery: Duration) -> Breaker {
+    Breaker::new(crate::breaker::Part::HttpPool, threshold, window, recovery)
 }
 
 #[cfg(test)]

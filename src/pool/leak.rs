@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 /// One held lease, as reported by [`Leases::overdue`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HeldLease {
+pub(crate) struct HeldLease {
     /// The holder's name, as given at checkout (e.g. `store.save_window`).
     pub holder: String,
     /// How long it has been held.
@@ -29,7 +29,7 @@ struct Entry {
 
 /// The registry of live leases of one pool.
 #[derive(Debug, Default)]
-pub struct Leases {
+pub(crate) struct Leases {
     next: AtomicU64,
     live: Mutex<HashMap<u64, Entry>>,
     leaks_reported: AtomicU64,
@@ -37,7 +37,7 @@ pub struct Leases {
 
 impl Leases {
     /// Record a checkout by `holder`; returns the lease id to pass to [`Leases::release`].
-    pub fn acquire(&self, holder: &str) -> u64 {
+    pub(crate) fn acquire(&self, holder: &str) -> u64 {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         self.lock().insert(
             id,
@@ -51,12 +51,12 @@ impl Leases {
     }
 
     /// Record the return of lease `id`.
-    pub fn release(&self, id: u64) {
+    pub(crate) fn release(&self, id: u64) {
         self.lock().remove(&id);
     }
 
     /// Leases held for longer than `threshold`, longest first.
-    pub fn overdue(&self, threshold: Duration) -> Vec<HeldLease> {
+    pub(crate) fn overdue(&self, threshold: Duration) -> Vec<HeldLease> {
         let now = Instant::now();
         let mut v: Vec<HeldLease> = self
             .lock()
@@ -73,7 +73,7 @@ impl Leases {
 
     /// Log every lease held past `threshold` that has not been reported yet (once per lease);
     /// returns how many were newly reported.
-    pub fn report_overdue(&self, pool: &str, threshold: Duration) -> usize {
+    pub(crate) fn report_overdue(&self, pool: &str, threshold: Duration) -> usize {
         let now = Instant::now();
         let mut n = 0;
         for e in self.lock().values_mut() {
@@ -94,12 +94,12 @@ impl Leases {
     }
 
     /// Leases reported as overdue since start.
-    pub fn leaks_reported(&self) -> u64 {
+    pub(crate) fn leaks_reported(&self) -> u64 {
         self.leaks_reported.load(Ordering::Relaxed)
     }
 
     /// Leases currently held.
-    pub fn held(&self) -> usize {
+    pub(crate) fn held(&self) -> usize {
         self.lock().len()
     }
 

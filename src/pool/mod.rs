@@ -11,15 +11,15 @@
 //! - [`http`]: one shared `reqwest::Client`, or a fresh client per fetch.
 //! - [`leak`]: the lease registry both use.
 
-pub mod http;
-pub mod leak;
-pub mod sqlite;
+pub(crate) mod http;
+pub(crate) mod leak;
+pub(crate) mod sqlite;
 
 use std::time::Duration;
 
 /// Check both pools for leaked connections every `period` (each leak is logged once, with
 /// its holder). Runs until the task is aborted or the runtime ends.
-pub async fn leak_check(
+pub(crate) async fn leak_check(
     sqlite: Option<sqlite::SqlitePool>,
     http: Option<http::HttpPool>,
     period: Duration,

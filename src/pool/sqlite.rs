@@ -31,11 +31,11 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 /// The per-connection settings every connection must have (WAL, busy_timeout, ...).
-pub type Configure = Arc<dyn Fn(&Connection) -> rusqlite::Result<()> + Send + Sync>;
+pub(crate) type Configure = Arc<dyn Fn(&Connection) -> rusqlite::Result<()> + Send + Sync>;
 
 /// Why the pool could not hand out a connection.
 #[derive(Debug, thiserror::Error)]
-pub enum PoolError {
+pub(crate) enum PoolError {
     /// Every connection stayed busy past the checkout deadline.
     #[error("no {role} connection free within {waited_ms} ms")]
     Timeout {

@@ -14,6 +14,9 @@
 //! - [`speech`]: spoken times, durations, days and lists.
 //! - [`ssml`]: sentences → text and `<speak>` SSML within 8,000 characters.
 //! - [`auth`]: the constant-time bearer-token check.
+//! - [`params`]: the routes and their parameters (validated once, a 400 names the bad one).
+//! - `next`, `done`, `launch`, `morning`: the answers, one file each.
+//! - `http`: token, parameters, answer: what the server's route table calls ([`handle`]).
 //!
 //! # Decisions (also in README "Voice and day-level routes")
 //! - A meeting is busy or tentative, not a focus-time block, and not skipped: a skip means
@@ -25,10 +28,6 @@
 //! - The morning summary previews a whole local day (`date`, default: today before noon in the
 //!   asked zone, else tomorrow), calling out the morning: an early start (before 8:00), a free
 //!   morning (nothing before noon) and back-to-back runs (gaps under 15 minutes).
-
-//! - [`params`]: the routes and their parameters.
-//! - [`next`], [`done`], [`launch`], [`morning`]: the answers.
-//! - [`http`]: token, parameters, answer: what the server calls.
 
 pub mod auth;
 pub mod day;

@@ -51,7 +51,7 @@ impl Density {
 /// `summary` of the morning summary.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MorningSummary {
-    /// "tomorrow_morning", "today_morning" or "<weekday>_morning" (CalendarBot's labels).
+    /// "tomorrow_morning", "today_morning" or `<weekday>_morning` (CalendarBot's labels).
     pub preview_for: String,
     /// The previewed local date, YYYY-MM-DD.
     pub date: String,
