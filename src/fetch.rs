@@ -129,6 +129,8 @@ pub struct Fetched {
     pub last_modified: Option<String>,
     /// [`content_hash`] of `bytes`.
     pub hash: String,
+    /// The HTTP status of the response (`None` for a local file).
+    pub status: Option<u16>,
 }
 
 /// Hands out the HTTP client through the connection manager ([`crate::pool::http`]): the one
@@ -244,7 +246,7 @@ impl Fetcher {
         source: &SourceConfig,
         validators: Option<&Validators>,
     ) -> Result<FetchOutcome, FetchError> {
-        let url = reqwest::Url::parse(&source.url)
+        let url = reqwest::Url::parse(&http_url(&source.url))
             .map_err(|e| FetchError::BadUrl(format!("source {:?}: {e}", source.name)))?;
         if url.scheme() == "file" {
             let path = url.to_file_path().map_err(|()| {
@@ -352,6 +354,7 @@ impl Fetcher {
             etag,
             last_modified,
             hash,
+            status: Some(status.as_u16()),
         }))
     }
 }
@@ -462,7 +465,21 @@ async fn read_file(path: &std::path::Path, cap: u64) -> Result<FetchOutcome, Fet
         etag: None,
         last_modified: None,
         hash,
+        status: None,
     }))
+}
+
+/// The URL to request: `webcal://` is `http://` and `webcals://` is `https://` (the scheme
+/// calendar apps use to share subscriptions; it names no other protocol). Any other URL is
+/// returned as it is. The scheme is matched case-insensitively (RFC 3986 §3.1).
+pub fn http_url(raw: &str) -> std::borrow::Cow<'_, str> {
+    let t = raw.trim_start();
+    for (from, to) in [("webcals://", "https://"), ("webcal://", "http://")] {
+        if t.len() >= from.len() && t[..from.len()].eq_ignore_ascii_case(from) {
+            return std::borrow::Cow::Owned(format!("{to}{}", &t[from.len()..]));
+        }
+    }
+    std::borrow::Cow::Borrowed(raw)
 }
 
 /// Delay before retry number `attempt` (0-based): `base * 2^attempt`, times a random factor
@@ -532,6 +549,18 @@ mod tests {
         // A folded continuation of another property still counts.
         let c = b"BEGIN:VEVENT\r\nDTSTAMP:2025010\r\n 1T000000Z\r\nSUMMARY:long\r\n  changed\r\nEND:VEVENT\r\n";
         assert_ne!(content_hash(a), content_hash(c));
+    }
+
+    #[test]
+    fn webcal_is_http() {
+        assert_eq!(
+            http_url("webcal://h.example/a.ics?x=1"),
+            "http://h.example/a.ics?x=1"
+        );
+        assert_eq!(http_url("WEBCALS://h.example/a"), "https://h.example/a");
+        assert_eq!(http_url("https://h.example/a"), "https://h.example/a");
+        assert_eq!(http_url("file:///tmp/webcal://x"), "file:///tmp/webcal://x");
+        assert_eq!(http_url("webcalx://h"), "webcalx://h");
     }
 
     #[test]
