@@ -24,9 +24,12 @@
 //! - [`ops`]: systemd notification (READY, WATCHDOG gated by a probe, STATUS) and logging.
 //! - [`service`]: assembly: build every part from a config and run until shutdown.
 //! - [`voice`]: the Alexa routes and day-level answers (done for the day, summaries).
+//! - [`check_feed`]: `calendarbot check-feed`: one fetch as the service does it, a report of
+//!   what the engine makes of the feed, and a redacted export for bug reports.
 
 pub mod answers;
 pub mod app;
+pub mod check_feed;
 pub mod clock;
 pub mod config;
 pub mod demo;
