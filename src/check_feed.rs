@@ -286,6 +286,7 @@ fn run(args: &CheckFeedArgs, config_path: Option<&Path>) -> Result<u8, CheckErro
     report.exit_code = if st.truncated.is_some() {
         EXIT_NOT_CALENDAR
     } else if st.events_skipped + st.lines_skipped + st.rules_ignored > 0
+        || !st.problems.is_empty()
         || !st.zones_unresolved.is_empty()
         || exp.bounds_hit > 0
     {
@@ -331,11 +332,11 @@ fn human(r: &Report) -> String {
         let _ = writeln!(s, "exit code:   {}", r.exit_code);
         return s;
     }
-    match (&r.not_calendar_reason, r.calendar) {
-        (Some(why), _) => {
+    match &r.not_calendar_reason {
+        Some(why) => {
             let _ = writeln!(s, "calendar:    NO: {why}");
         }
-        (None, _) => {
+        None => {
             let _ = writeln!(s, "calendar:    yes (a whole VCALENDAR)");
         }
     }

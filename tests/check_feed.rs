@@ -166,6 +166,20 @@ fn exit_codes_say_what_happened() {
         "{text}"
     );
 
+    // A repair (DTEND before DTSTART, swapped) is listed and makes the exit code 1.
+    let swapped = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/corpus/dtend-before-dtstart.ics");
+    let o = run(&[swapped.to_str().unwrap(), "--json"], &[]);
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    let v = json(&o);
+    assert_eq!(v["problems"].as_array().unwrap().len(), 4, "{v}");
+    assert!(
+        v["problems"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("DTEND before DTSTART")
+    );
+
     let html = temp_file(&dir, "page.ics", "<html>Sign in</html>\n");
     assert_eq!(run(&[html.to_str().unwrap()], &[]).status.code(), Some(4));
     let cut = temp_file(
