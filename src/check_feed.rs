@@ -318,9 +318,11 @@ fn human(r: &Report) -> String {
     if let Some(src) = &r.source {
         let _ = writeln!(s, "source:      {src} (its auth and headers were used)");
     }
-    let status = r
-        .http_status
-        .map_or_else(|| "-".to_string(), |c| format!("HTTP {c}"));
+    let status = match r.http_status {
+        Some(c) => format!("HTTP {c}"),
+        None if r.feed.starts_with("file:") => "local file".to_string(),
+        None => "no HTTP status".to_string(),
+    };
     let bytes = r.bytes.map_or_else(|| "-".to_string(), |b| b.to_string());
     let _ = writeln!(
         s,
