@@ -454,3 +454,55 @@ pub fn unescape_text(s: &str) -> String {
 pub fn split_list(value: &str) -> impl Iterator<Item = &str> {
     value.split(',').map(str::trim).filter(|s| !s.is_empty())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines_of(p: &Parsed) -> Vec<Option<usize>> {
+        p.problems.iter().map(|x| x.line).collect()
+    }
+
+    #[test]
+    fn line_numbers_count_physical_lines_and_folds() {
+        let text = "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nSUMMARY:long\r\n  folded\r\n\
+                    not a property\r\nDTSTART:20260101T000000Z\r\nEND:VEVENT\r\nEND:X\r\n\
+                    END:VCALENDAR\r\n";
+        let p = parse(text.as_bytes(), &Limits::default());
+        assert_eq!(p.truncated, None);
+        assert_eq!(p.lines_skipped, 2);
+        assert_eq!(lines_of(&p), [Some(5), Some(8)]);
+        let ev = &p.calendars[0].children[0];
+        assert_eq!(ev.line, 2);
+        assert_eq!(ev.prop("DTSTART").unwrap().line, 6);
+        assert_eq!(ev.prop("SUMMARY").unwrap().value, "long folded");
+    }
+
+    #[test]
+    fn a_feed_that_ends_inside_a_component_is_truncated() {
+        let limits = Limits::default();
+        let whole = "BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:a\nEND:VEVENT\nEND:VCALENDAR\n";
+        assert_eq!(parse(whole.as_bytes(), &limits).truncated, None);
+        let no_end = whole.replace("END:VCALENDAR\n", "");
+        let t = parse(no_end.as_bytes(), &limits).truncated.unwrap();
+        assert_eq!(
+            t,
+            "the feed ends inside VCALENDAR (line 1): no END:VCALENDAR"
+        );
+        let mid = "BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:a\nDTSTA";
+        let p = parse(mid.as_bytes(), &limits);
+        assert_eq!(
+            p.truncated.as_deref(),
+            Some("the feed ends inside VEVENT (line 2): no END:VCALENDAR")
+        );
+        // A component closed by its parent's END inside a whole calendar is a problem, not a
+        // cut: the calendar ends where a calendar ends.
+        let unclosed =
+            "BEGIN:VCALENDAR\nBEGIN:VTODO\nEND:VTOOD\nBEGIN:VEVENT\nEND:VEVENT\nEND:VCALENDAR\n";
+        let p = parse(unclosed.as_bytes(), &limits);
+        assert_eq!(p.truncated, None);
+        // In the order they were noticed (expand_feed sorts them by line).
+        assert_eq!(lines_of(&p), [Some(3), Some(2)]);
+        assert!(p.problems[1].message.starts_with("BEGIN:VTODO has no END:VTODO"));
+    }
+}
