@@ -339,6 +339,17 @@ pub(crate) struct SourceStatus {
     pub consecutive_failures: u32,
     /// The last failure, if failing.
     pub last_error: Option<String>,
+    /// VEVENTs read in the last parse; null until this run parsed the feed.
+    pub events_parsed: Option<usize>,
+    /// VEVENTs skipped in the last parse (no usable DTSTART); null until parsed.
+    pub events_skipped: Option<usize>,
+    /// Lines skipped in the last parse (malformed, an END without BEGIN); null until parsed.
+    pub lines_skipped: Option<usize>,
+    /// RRULEs ignored as invalid in the last parse; null until parsed.
+    pub rules_ignored: Option<usize>,
+    /// Time zones of the last parse that could not be resolved (their times were read in the
+    /// default zone); empty until parsed.
+    pub zones_unresolved: Vec<String>,
 }
 
 /// The /api/health answer.
@@ -418,6 +429,15 @@ pub(crate) fn health(snap: &Snapshot, board: &StatusInner, p: &ProcessFacts) -> 
                 last_success_age_s: s.last_success.map(age),
                 consecutive_failures: s.consecutive_failures,
                 last_error: s.last_error.clone(),
+                events_parsed: s.parse.as_ref().map(|p| p.events_parsed),
+                events_skipped: s.parse.as_ref().map(|p| p.events_skipped),
+                lines_skipped: s.parse.as_ref().map(|p| p.lines_skipped),
+                rules_ignored: s.parse.as_ref().map(|p| p.rules_ignored),
+                zones_unresolved: s
+                    .parse
+                    .as_ref()
+                    .map(|p| p.zones_unresolved.clone())
+                    .unwrap_or_default(),
             })
             .collect(),
     }

@@ -12,6 +12,7 @@
 //! with the current time, so an unchanged calendar would otherwise be re-parsed every refresh.
 
 use crate::breaker::{FallbackSettings, Part};
+use crate::config::http_url;
 use crate::config::{FetchConfig, SourceAuth, SourceConfig};
 use crate::pool::http::{BuildClient, HttpLease, HttpPool};
 use rand::Rng;
@@ -129,6 +130,8 @@ pub struct Fetched {
     pub last_modified: Option<String>,
     /// [`content_hash`] of `bytes`.
     pub hash: String,
+    /// The HTTP status of the response (`None` for a local file).
+    pub status: Option<u16>,
 }
 
 /// Hands out the HTTP client through the connection manager ([`crate::pool::http`]): the one
@@ -244,7 +247,7 @@ impl Fetcher {
         source: &SourceConfig,
         validators: Option<&Validators>,
     ) -> Result<FetchOutcome, FetchError> {
-        let url = reqwest::Url::parse(&source.url)
+        let url = reqwest::Url::parse(&http_url(&source.url))
             .map_err(|e| FetchError::BadUrl(format!("source {:?}: {e}", source.name)))?;
         if url.scheme() == "file" {
             let path = url.to_file_path().map_err(|()| {
@@ -352,6 +355,7 @@ impl Fetcher {
             etag,
             last_modified,
             hash,
+            status: Some(status.as_u16()),
         }))
     }
 }
@@ -462,6 +466,7 @@ async fn read_file(path: &std::path::Path, cap: u64) -> Result<FetchOutcome, Fet
         etag: None,
         last_modified: None,
         hash,
+        status: None,
     }))
 }
 
@@ -532,6 +537,18 @@ mod tests {
         // A folded continuation of another property still counts.
         let c = b"BEGIN:VEVENT\r\nDTSTAMP:2025010\r\n 1T000000Z\r\nSUMMARY:long\r\n  changed\r\nEND:VEVENT\r\n";
         assert_ne!(content_hash(a), content_hash(c));
+    }
+
+    #[test]
+    fn webcal_is_http() {
+        assert_eq!(
+            http_url("webcal://h.example/a.ics?x=1"),
+            "http://h.example/a.ics?x=1"
+        );
+        assert_eq!(http_url("WEBCALS://h.example/a"), "https://h.example/a");
+        assert_eq!(http_url("https://h.example/a"), "https://h.example/a");
+        assert_eq!(http_url("file:///tmp/webcal://x"), "file:///tmp/webcal://x");
+        assert_eq!(http_url("webcalx://h"), "webcalx://h");
     }
 
     #[test]

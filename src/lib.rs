@@ -27,6 +27,8 @@
 //! - [`server`]: hyper accept loop, the route table, embedded kiosk page, limits.
 //! - `ops`: systemd notification (READY, WATCHDOG gated by a probe, STATUS) and logging.
 //! - [`service`]: assembly: build every part from a config and run until shutdown.
+//! - [`check_feed`]: `calendarbot check-feed`: one fetch as the service does it, a report of
+//!   what the engine makes of the feed, and a redacted export for bug reports.
 //!
 //! Modules that nothing outside the crate needs are private, so that `unreachable_pub` and
 //! dead-code warnings can see what is unused; `unsafe` is denied except in `sys`.
@@ -41,6 +43,7 @@ mod answers;
 pub mod app;
 mod batch;
 mod breaker;
+pub mod check_feed;
 pub mod clock;
 pub mod config;
 mod demo;

@@ -26,6 +26,9 @@ enum Command {
     Config,
     /// Expand an ICS file into occurrences, printed as JSON lines sorted by start.
     Expand(calendarbot::ics::cli::ExpandArgs),
+    /// Fetch a feed once as the service would and report what the kiosk makes of it
+    /// (exit 0 whole, 1 with problems, 2 usage, 3 fetch failed, 4 not a whole calendar).
+    CheckFeed(calendarbot::check_feed::CheckFeedArgs),
 }
 
 fn main() -> ExitCode {
@@ -35,6 +38,9 @@ fn main() -> ExitCode {
         Command::Serve => calendarbot::service::serve_command(config),
         Command::Config => calendarbot::service::config_command(config),
         Command::Expand(args) => return ExitCode::from(calendarbot::ics::cli::run_expand(&args)),
+        Command::CheckFeed(args) => {
+            return ExitCode::from(calendarbot::check_feed::run_check_feed(&args, config));
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

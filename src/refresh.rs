@@ -66,6 +66,10 @@ pub(crate) enum RefreshError {
     /// The body is not a calendar.
     #[error("parse failed: {0}")]
     Parse(#[from] IcsError),
+    /// The body is a calendar cut short (no END:VCALENDAR, or a component still open at the
+    /// end): accepting it would silently drop every meeting after the cut.
+    #[error("truncated feed: {0}")]
+    Truncated(String),
     /// Saving failed.
     #[error("store failed: {0}")]
     Store(#[from] StoreError),
@@ -273,6 +277,7 @@ async fn attempt(
                 etag: None,
                 last_modified: None,
                 hash,
+                status: None,
             })
         }
     };
@@ -316,6 +321,12 @@ async fn attempt(
     for w in expansion.warnings.iter().take(20) {
         tracing::warn!(source = %name, "{w}");
     }
+    // A calendar that does not end where a calendar ends was cut in transit or by the server
+    // (a complete HTTP response can still carry half a calendar): a failed fetch, so the last
+    // good window stays. A broken event inside a whole calendar is skipped and counted instead.
+    if let Some(why) = expansion.stats.truncated {
+        return Err(RefreshError::Truncated(why));
+    }
     let occurrences = expansion.occurrences;
     let count = occurrences.len();
     let occurrences = {
@@ -332,6 +343,7 @@ async fn attempt(
         let h = s.sources.entry(name.clone()).or_default();
         h.event_count = count;
         h.bounds_hit = expansion.bounds_hit;
+        h.parse = Some(crate::snapshot::ParseStats::from(&expansion.stats));
     });
     Ok((Refreshed::Updated(count), state))
 }

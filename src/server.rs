@@ -13,6 +13,7 @@
 //! - [`page`]: the embedded kiosk page.
 
 pub mod limits;
+mod metrics;
 pub mod page;
 pub mod reads;
 pub mod response;

@@ -51,6 +51,36 @@ pub struct SourceHealth {
     pub event_count: usize,
     /// Bounds hit in the last parse (SPEC §5).
     pub bounds_hit: u64,
+    /// What the last parse in this run found; `None` until this run parsed the feed (an
+    /// unchanged feed after a restart is not parsed again).
+    pub parse: Option<ParseStats>,
+}
+
+/// The counts of one parse that health and metrics show per source.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ParseStats {
+    /// VEVENTs read.
+    pub events_parsed: usize,
+    /// VEVENTs skipped (no usable DTSTART).
+    pub events_skipped: usize,
+    /// Content lines skipped (malformed, or an END without its BEGIN).
+    pub lines_skipped: usize,
+    /// RRULEs ignored as invalid.
+    pub rules_ignored: usize,
+    /// Zones that could not be resolved (the default zone was used for them).
+    pub zones_unresolved: Vec<String>,
+}
+
+impl From<&crate::ics::FeedStats> for ParseStats {
+    fn from(s: &crate::ics::FeedStats) -> Self {
+        ParseStats {
+            events_parsed: s.events_parsed,
+            events_skipped: s.events_skipped,
+            lines_skipped: s.lines_skipped,
+            rules_ignored: s.rules_ignored,
+            zones_unresolved: s.zones_unresolved.clone(),
+        }
+    }
 }
 
 /// Liveness of one background task.

@@ -191,7 +191,7 @@ const BAD: &[(&[(&str, &str)], &str)] = &[
     ),
     (
         &[("CALENDARBOT_ICS_URL", "gopher://example.com/secret-path")],
-        "invalid configuration: ics_url = \"gopher://example.com/<redacted>\": expected an http://, https:// or file:// URL",
+        "invalid configuration: ics_url = \"gopher://example.com/<redacted>\": expected an http://, https://, webcal://, webcals:// or file:// URL",
     ),
     (
         &[("CALENDARBOT_TEST_TIME", "tomorrow")],

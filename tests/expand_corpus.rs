@@ -13,6 +13,12 @@
 //!   negative BYMONTHDAY, ordinal BYDAY, DTSTART not matching its rule (counts in COUNT);
 //! - RDATE (PERIOD with end and with duration, zoned, UTC), all-day series, floating times with
 //!   a non-UTC default zone, status mapping, escapes, folding, field truncation, BOM, bad bytes;
+//! - real-world traps: two RRULEs (Fastmail/Cyrus: the union), `COUNT=-1` beside UNTIL
+//!   (Confluence: UNTIL honoured), floating times under `X-WR-TIMEZONE` (Google: that zone),
+//!   overrides withdrawn by a newer master (Confluence: EXDATE or an earlier UNTIL with a
+//!   higher SEQUENCE), DTEND before DTSTART (swapped), THISANDFUTURE moving instances past
+//!   UNTIL, DATE and DATE-TIME RDATE/EXDATE/RECURRENCE-ID following the series' type,
+//!   BYHOUR/BYMINUTE/BYSECOND ignored on an all-day series;
 //! - hostile input: SECONDLY forever (bounded, exact in a narrow window), daily since 2010,
 //!   a huge line, deep nesting, 100k events, a feed over the per-feed bound: warnings, no panic;
 //! - exit code 2 for missing files, non-calendars and bad arguments; 0 for an empty VCALENDAR.

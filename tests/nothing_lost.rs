@@ -5,6 +5,9 @@
 //! - the last good meeting keeps being served by /api/whats-next and stays in SQLite;
 //! - /api/health names the failing source with consecutive_failures and last_error;
 //! - /api/health turns 503 once the newest success is older than 3 refresh intervals;
+//! - a complete HTTP response whose calendar is cut short (no END:VCALENDAR, or a VEVENT
+//!   still open at the end) is a failed fetch too, named `truncated feed` with the line where
+//!   the open component began; once the feed is whole again the source recovers;
 //! - (60 MB) the process's peak RSS (VmHWM) stays under 64 MB: the cap is enforced while
 //!   streaming, the body is never buffered past it;
 //! - with CALENDARBOT_TEST_TIME fixing "now", staleness still follows real elapsed time.
@@ -135,6 +138,114 @@ fn garbage_bytes() {
 fn truncated_body() {
     let body = ics(&[("budget-1", SUBJECT, 120, 30), ("other", "Other", 240, 30)]);
     scenario(Mode::Truncated { body }, "network error", &[]);
+}
+
+/// A calendar cut short inside a complete HTTP response (200, right Content-Length): were it
+/// accepted, the kiosk would lose `budget-1` (its VEVENT is the one cut) and show "Other".
+fn cut_calendar(cut: impl Fn(&str) -> String, what: &str) {
+    let whole = String::from_utf8(ics(&[
+        ("other", "Other", 240, 30),
+        ("budget-1", SUBJECT, 120, 30),
+    ]))
+    .unwrap();
+    let body = cut(&whole).into_bytes();
+    let (k, feed, _dir) = scenario(
+        Mode::Ok {
+            body,
+            etag: "\"cut\"".into(),
+        },
+        "truncated feed",
+        &[],
+    );
+    let (_, h) = k.source_health("default");
+    let err = h["last_error"].as_str().unwrap_or_default();
+    assert!(err.contains(what), "{err:?} should say {what:?}");
+
+    // Whole again: the next refresh succeeds, health recovers, both meetings are served.
+    feed.set(Mode::Ok {
+        body: whole.into_bytes(),
+        etag: "\"whole\"".into(),
+    });
+    let health = wait_for(20, "recovery once the feed is whole", || {
+        let (s, v) = k.get("/api/health").ok()?;
+        (s == 200 && v["data_status"]["event_count"] == 2).then_some(v)
+    });
+    let src = &health["sources"][0];
+    assert_eq!(src["consecutive_failures"], 0, "{health}");
+    assert!(src["last_error"].is_null(), "{health}");
+    assert_eq!(src["events_parsed"], 2, "{health}");
+    assert_eq!(k.next_subject().as_deref(), Some(SUBJECT));
+}
+
+#[test]
+fn calendar_without_end_vcalendar() {
+    // Cut right after the last END:VEVENT: every event is whole, the calendar is not.
+    cut_calendar(
+        |whole| whole.replace("END:VCALENDAR\r\n", ""),
+        "no END:VCALENDAR",
+    );
+}
+
+#[test]
+fn calendar_cut_inside_an_event() {
+    // Cut in the middle of the second VEVENT (budget-1), after its DTSTART.
+    cut_calendar(
+        |whole| {
+            let at = whole.find("UID:budget-1").unwrap();
+            let dtend = at + whole[at..].find("DTEND").unwrap();
+            whole[..dtend].to_string()
+        },
+        "ends inside VEVENT",
+    );
+}
+
+#[test]
+fn a_broken_event_inside_a_whole_calendar_is_skipped_and_counted() {
+    // One VEVENT without DTSTART, one malformed line and an unknown zone, inside a calendar
+    // that ends where a calendar ends: a successful refresh, the rest is served, and health
+    // and /metrics count what was skipped.
+    let whole = String::from_utf8(ics(&[("budget-1", SUBJECT, 120, 30)])).unwrap();
+    let broken = "BEGIN:VEVENT\r\nUID:no-start\r\nSUMMARY:No DTSTART\r\nEND:VEVENT\r\n\
+                  this line has no colon\r\n\
+                  BEGIN:VEVENT\r\nUID:odd-zone\r\nSUMMARY:Odd zone\r\n\
+                  DTSTART;TZID=Mars/Olympus_Mons:20990101T100000\r\nEND:VEVENT\r\n";
+    let body = whole.replace("END:VCALENDAR", &format!("{broken}END:VCALENDAR"));
+    let feed = FeedServer::start(Mode::Ok {
+        body: body.into_bytes(),
+        etag: "\"v1\"".into(),
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let k = Binary::start_answering(&dir.path().join("data"), &env(&feed, &[]));
+    let h = wait_for(20, "the first refresh", || {
+        let (_, h) = k.source_health("default");
+        h["events_parsed"].as_u64().map(|_| h)
+    });
+    assert_eq!(k.next_subject().as_deref(), Some(SUBJECT));
+    assert_eq!(h["consecutive_failures"], 0, "{h}");
+    assert_eq!(h["events_parsed"], 2, "{h}");
+    assert_eq!(h["events_skipped"], 1, "{h}");
+    assert_eq!(h["lines_skipped"], 1, "{h}");
+    assert_eq!(
+        h["zones_unresolved"],
+        serde_json::json!(["Mars/Olympus_Mons"]),
+        "{h}"
+    );
+    let metrics = reqwest::blocking::get(k.url("/metrics"))
+        .unwrap()
+        .text()
+        .unwrap();
+    for line in [
+        "calendarbot_source_events_parsed{source=\"default\"} 2",
+        "calendarbot_source_events_skipped{source=\"default\"} 1",
+        "calendarbot_source_lines_skipped{source=\"default\"} 1",
+        "calendarbot_source_zones_unresolved{source=\"default\"} 1",
+        "calendarbot_source_consecutive_failures{source=\"default\"} 0",
+    ] {
+        assert!(
+            metrics.lines().any(|l| l == line),
+            "{line} missing from:\n{metrics}"
+        );
+    }
 }
 
 fn huge(chunked: bool) {

@@ -438,6 +438,15 @@ fn health_degraded_rules() {
 fn health_shape() {
     let mut board = StatusInner::default();
     board.sources.insert("work".into(), source("work", None, 3));
+    let mut parsed = source("zz", None, 0);
+    parsed.parse = Some(crate::snapshot::ParseStats {
+        events_parsed: 12,
+        events_skipped: 1,
+        lines_skipped: 2,
+        rules_ignored: 3,
+        zones_unresolved: vec!["Mars Standard Time".into()],
+    });
+    board.sources.insert("zz".into(), parsed);
     board.tasks.insert(
         "refresh:work".into(),
         TaskBeat {
@@ -461,7 +470,13 @@ fn health_shape() {
             "display_probe": {"last_render_probe_iso": "2025-11-05T14:59:50Z",
                 "last_probe_ok": true, "last_probe_notes": "browser-heartbeat"},
             "sources": [{"name": "work", "last_success_age_s": null,
-                "consecutive_failures": 3, "last_error": "boom"}]
+                "consecutive_failures": 3, "last_error": "boom",
+                "events_parsed": null, "events_skipped": null, "lines_skipped": null,
+                "rules_ignored": null, "zones_unresolved": []},
+                {"name": "zz", "last_success_age_s": null,
+                "consecutive_failures": 0, "last_error": null,
+                "events_parsed": 12, "events_skipped": 1, "lines_skipped": 2,
+                "rules_ignored": 3, "zones_unresolved": ["Mars Standard Time"]}]
         })
     );
 }

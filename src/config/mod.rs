@@ -50,7 +50,7 @@ pub enum SourceAuth {
 pub struct SourceConfig {
     /// Short name, unique, used in health and logs.
     pub name: String,
-    /// http, https or file:// URL.
+    /// http, https, webcal, webcals or file:// URL.
     pub url: String,
     /// Optional authentication.
     #[serde(default)]
@@ -319,6 +319,19 @@ pub(crate) fn leaves(c: &Config) -> std::collections::BTreeMap<String, figment::
         walk("", dict, &mut out);
     }
     out
+}
+
+/// The URL to request: `webcal://` is `http://` and `webcals://` is `https://` (the scheme
+/// calendar apps use to share subscriptions; it names no other protocol). Any other URL is
+/// returned as it is. The scheme is matched case-insensitively (RFC 3986 §3.1).
+pub fn http_url(raw: &str) -> std::borrow::Cow<'_, str> {
+    let t = raw.trim_start();
+    for (from, to) in [("webcals://", "https://"), ("webcal://", "http://")] {
+        if t.len() >= from.len() && t[..from.len()].eq_ignore_ascii_case(from) {
+            return std::borrow::Cow::Owned(format!("{to}{}", &t[from.len()..]));
+        }
+    }
+    std::borrow::Cow::Borrowed(raw)
 }
 
 impl Config {

@@ -16,14 +16,15 @@ fn valid_source_name(name: &str) -> bool {
 
 fn check_url(key: &str, url: &str) -> Result<(), ConfigError> {
     let bad = |why: &str| invalid(key, format!("{:?}", redact_url(url)), why.to_string());
-    let u = reqwest::Url::parse(url)
-        .map_err(|_| bad("expected an http://, https:// or file:// URL"))?;
+    const WANT: &str = "expected an http://, https://, webcal://, webcals:// or file:// URL";
+    // webcal:// and webcals:// (what calendar apps share) are http:// and https://.
+    let u = reqwest::Url::parse(&super::http_url(url)).map_err(|_| bad(WANT))?;
     match u.scheme() {
         "http" | "https" if u.host_str().is_some_and(|h| !h.is_empty()) => Ok(()),
         "http" | "https" => Err(bad("expected a host name in the URL")),
         "file" if u.to_file_path().is_ok() => Ok(()),
         "file" => Err(bad("expected an absolute file:///path")),
-        _ => Err(bad("expected an http://, https:// or file:// URL")),
+        _ => Err(bad(WANT)),
     }
 }
 

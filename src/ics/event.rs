@@ -8,7 +8,7 @@
 
 use chrono::{Duration, NaiveDate, NaiveDateTime};
 
-use super::parse::{Component, Property, split_list, unescape_text};
+use super::parse::{Component, Problem, Property, note, split_list, unescape_text};
 use super::recur::{RRule, parse_naive_date, parse_naive_datetime};
 use super::tz::{Resolver, Zone};
 use super::{Details, EventText, Limits, Status};
@@ -198,7 +198,11 @@ pub fn parse_time(p: &Property, value: &str, tz: &mut Resolver<'_>) -> Option<Ti
         });
     }
     let local = parse_naive_datetime(v)?;
-    let zone = p.param("TZID").map(|id| tz.resolve(id));
+    // No TZID: floating, unless the calendar names its zone (X-WR-TIMEZONE).
+    let zone = match p.param("TZID") {
+        Some(id) => Some(tz.resolve(id)),
+        None => tz.floating_zone(),
+    };
     Some(Time::DateTime { local, zone })
 }
 
@@ -264,6 +268,7 @@ pub fn read_event(
     limits: &Limits,
     tz: &mut Resolver<'_>,
     warnings: &mut Vec<String>,
+    problems: &mut Vec<Problem>,
 ) -> Option<Event> {
     let uid = c
         .prop("UID")
@@ -271,10 +276,27 @@ pub fn read_event(
         .filter(|u| !u.is_empty())
         .unwrap_or_else(|| synth_uid(c));
     let Some(start) = c.prop("DTSTART").and_then(|p| parse_time(p, &p.value, tz)) else {
-        warnings.push(format!("event {uid:?} has no valid DTSTART: skipped"));
+        let msg = format!("event {uid:?} has no valid DTSTART: skipped");
+        note(problems, Some(c.line), msg.clone());
+        warnings.push(msg);
         return None;
     };
-    let end = c.prop("DTEND").and_then(|p| parse_time(p, &p.value, tz));
+    let mut start = start;
+    let mut end = c.prop("DTEND").and_then(|p| parse_time(p, &p.value, tz));
+    // DTEND before DTSTART (RFC 5545 §3.6.1: DTEND MUST be later): the exporter swapped them.
+    // Take the earlier as the start, so the meeting neither starts late nor lasts nothing.
+    if let Some(e) = end.take() {
+        let ctx = tz.default_zone();
+        if e.utc(&ctx) < start.utc(&ctx) {
+            let msg = format!("event {uid:?}: DTEND before DTSTART: swapped");
+            let line = c.prop("DTEND").map(|p| p.line);
+            note(problems, line, msg.clone());
+            warnings.push(msg);
+            end = Some(std::mem::replace(&mut start, e));
+        } else {
+            end = Some(e);
+        }
+    }
     let duration = if end.is_none() {
         c.prop("DURATION").and_then(|p| parse_duration(&p.value))
     } else {
@@ -283,8 +305,19 @@ pub fn read_event(
     let mut rrules = Vec::new();
     for p in c.props_named("RRULE") {
         match RRule::parse(&p.value) {
-            Ok(r) => rrules.push(r),
-            Err(e) => warnings.push(format!("event {uid:?}: {e}: rule ignored")),
+            Ok(r) => {
+                for n in &r.notes {
+                    let msg = format!("event {uid:?}: RRULE {n}");
+                    note(problems, Some(p.line), msg.clone());
+                    warnings.push(msg);
+                }
+                rrules.push(r)
+            }
+            Err(e) => {
+                let msg = format!("event {uid:?}: {e}: rule ignored");
+                note(problems, Some(p.line), msg.clone());
+                warnings.push(msg);
+            }
         }
     }
     let mut rdates = Vec::new();

@@ -29,7 +29,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
 
 use super::event::{Event, RDate, Span, Time};
-use super::recur::{RuleIter, Until};
+use super::recur::{RRule, RuleIter, Until};
 use super::tz::Zone;
 use super::{ExpandOptions, Occurrence, When, when_utc};
 
@@ -53,6 +53,8 @@ struct Slot {
     local: NaiveDateTime,
     /// Explicit end (RDATE PERIOD).
     end: Option<Time>,
+    /// Whether an RDATE (not a rule or DTSTART) made it: UNTIL does not bound it.
+    rdate: bool,
 }
 
 /// Shared counters for one feed.
@@ -326,10 +328,17 @@ fn expand_series(
     } else {
         m.start.zone_or(default).clone()
     };
-    // Overrides by slot: highest SEQUENCE, then last.
+    // Overrides by slot: highest SEQUENCE, then last. An override older than the master
+    // (lower SEQUENCE, RFC 5545 §3.8.7.4: the master is the later revision) whose slot the
+    // master no longer has (an EXDATE, or a rule that ends before it) was withdrawn by that
+    // revision: Confluence exports the edited instance and, in a newer copy of the master, an
+    // EXDATE or an earlier UNTIL for it.
     let mut best: HashMap<Key, Event> = HashMap::new();
     for o in ovs {
         let key = rid_key(o.recurrence_id.as_ref().expect("override"), all_day, &zone);
+        if o.sequence < m.sequence && m.is_recurring() && !is_instance(m, key, &zone, budget) {
+            continue;
+        }
         pick_latest(&mut best, key, o);
     }
     let mut ovs: Vec<(Key, Event)> = best.into_iter().collect();
@@ -398,6 +407,18 @@ fn expand_series(
                         zone: Some(zone.clone()),
                     },
                 };
+                // The override re-anchors the rest of the series at its new time; the rule's
+                // UNTIL still bounds that series (RFC 5545 §3.3.10: UNTIL bounds the instances
+                // "in an inclusive manner"), so an instance moved past it is gone.
+                let (ml, mu) = (moved.local(), moved.utc(&zone));
+                if !slot.rdate
+                    && !m.rrules.is_empty()
+                    && m.rrules
+                        .iter()
+                        .all(|r| r.until.is_some_and(|u| past_until(u, ml, mu, all_day)))
+                {
+                    continue;
+                }
                 // Same UID as the master: overrides are grouped by it.
                 occurrence_at(ov, &moved, None, &zone, default, true, true)
             }
@@ -407,6 +428,41 @@ fn expand_series(
     for (_, o) in &ovs {
         emit_single(o, default, true, budget, out);
     }
+}
+
+/// Whether an instance at wall clock `local` (instant `utc`) is past `until` (see the module
+/// docs: `Z` is an instant, a local UNTIL is wall clock, a DATE covers its whole day).
+fn past_until(until: Until, local: NaiveDateTime, utc: NaiveDateTime, all_day: bool) -> bool {
+    match until {
+        Until::Utc(u) if all_day => local.date() > u.date(),
+        Until::Utc(u) => utc > u,
+        Until::Local(u) if all_day => local.date() > u.date(),
+        Until::Local(u) => local > u,
+        Until::Date(d) => local.date() > d,
+    }
+}
+
+/// Whether `dtstart` is the first instance of `rule` (only the first period is looked at).
+fn first_is(rule: &RRule, dtstart: NaiveDateTime) -> bool {
+    let mut it = RuleIter::new(rule, dtstart);
+    it.set_horizon(dtstart);
+    it.next() == Some(dtstart)
+}
+
+/// Whether the series `m` has an instance in slot `key` (a DATE key on a timed series: any
+/// instance on that local day). Only the slot's own span is generated.
+fn is_instance(m: &Event, key: Key, zone: &Zone, budget: &mut Budget<'_>) -> bool {
+    let all_day = m.start.is_date();
+    let (lo, hi) = match key {
+        Key::At(u) => (u, u + Duration::seconds(1)),
+        Key::Day(d) => (
+            zone.to_utc(d.and_time(chrono::NaiveTime::MIN)),
+            zone.to_utc((d + Duration::days(1)).and_time(chrono::NaiveTime::MIN)),
+        ),
+    };
+    generate(m, zone, all_day, lo, hi, budget)
+        .iter()
+        .any(|s| s.key == key || Key::Day(s.local.date()) == key)
 }
 
 /// All slots of a series that may touch [lo, hi) (UTC), EXDATEs removed, in any order.
@@ -430,10 +486,15 @@ fn generate(
     let utc_of = |local: NaiveDateTime| -> NaiveDateTime { zone.to_utc(local) };
     let mut slots: Vec<Slot> = Vec::new();
     let mut seen: HashSet<Key> = HashSet::new();
-    let mut add = |slots: &mut Vec<Slot>, local: NaiveDateTime, end: Option<Time>| {
+    let mut add = |slots: &mut Vec<Slot>, local: NaiveDateTime, end: Option<Time>, rdate: bool| {
         let k = key_of(local);
         if seen.insert(k) {
-            slots.push(Slot { key: k, local, end });
+            slots.push(Slot {
+                key: k,
+                local,
+                end,
+                rdate,
+            });
         }
     };
     let in_range = |local: NaiveDateTime| {
@@ -442,13 +503,30 @@ fn generate(
     };
     // DTSTART is always an instance.
     if in_range(dtstart) {
-        add(&mut slots, dtstart, None);
+        add(&mut slots, dtstart, None, false);
     }
     // Wall-clock bounds for seeking and stopping; a few hours of slack cover DST shifts.
     let local_lo = zone.to_local(lo) - Duration::hours(3);
     let local_hi = zone.to_local(hi) + Duration::hours(3);
     let mut bound_msgs: Vec<String> = Vec::new();
-    for rule in &m.rrules {
+    // An all-day series ignores BYHOUR/BYMINUTE/BYSECOND (RFC 5545 §3.3.10).
+    let rules: Vec<std::borrow::Cow<'_, RRule>> = m
+        .rrules
+        .iter()
+        .map(|r| {
+            if all_day {
+                r.for_dates()
+            } else {
+                std::borrow::Cow::Borrowed(r)
+            }
+        })
+        .collect();
+    // With several RRULEs (Fastmail/Cyrus) the set is their union plus DTSTART. DTSTART takes
+    // a place in a rule's COUNT only when no rule has it as an instance: otherwise it already
+    // is one rule's first instance, and each other rule counts its own instances.
+    let dtstart_in_a_rule = rules.len() > 1 && rules.iter().any(|r| first_is(r, dtstart));
+    for rule in &rules {
+        let rule: &RRule = rule;
         let mut it = RuleIter::new(rule, dtstart);
         it.set_horizon(local_hi);
         let mut remaining: Option<u64> = rule.count;
@@ -473,7 +551,11 @@ fn generate(
             }
             if first {
                 first = false;
-                if rule.count.is_some() && !rule.one_per_period() && local != dtstart {
+                if rule.count.is_some()
+                    && !rule.one_per_period()
+                    && local != dtstart
+                    && !dtstart_in_a_rule
+                {
                     dtstart_extra = true;
                 }
             }
@@ -484,24 +566,9 @@ fn generate(
                 }
                 *r -= 1;
             }
-            let past_until = match rule.until {
-                None => false,
-                Some(Until::Utc(u)) => {
-                    if all_day {
-                        local.date() > u.date()
-                    } else {
-                        utc_of(local) > u
-                    }
-                }
-                Some(Until::Local(u)) => {
-                    if all_day {
-                        local.date() > u.date()
-                    } else {
-                        local > u
-                    }
-                }
-                Some(Until::Date(d)) => local.date() > d,
-            };
+            let past_until = rule
+                .until
+                .is_some_and(|u| past_until(u, local, utc_of(local), all_day));
             if past_until || local > local_hi {
                 break;
             }
@@ -516,7 +583,7 @@ fn generate(
                 ));
                 break;
             }
-            add(&mut slots, local, None);
+            add(&mut slots, local, None, false);
         }
         budget.steps_left = budget.steps_left.saturating_sub(it.steps);
     }
@@ -535,26 +602,42 @@ fn generate(
             (t, false) => zone.to_local(t.utc(zone)),
         };
         if in_range(local) {
-            add(&mut slots, local, end);
+            add(&mut slots, local, end, true);
         }
     }
     if !m.exdates.is_empty() {
-        let mut ex_keys: HashSet<Key> = HashSet::new();
-        let mut ex_days: HashSet<NaiveDate> = HashSet::new();
+        let ex = Excluded::of(m, zone, all_day);
+        slots.retain(|s| !ex.keys.contains(&s.key) && !ex.days.contains(&s.local.date()));
+    }
+    slots
+}
+
+/// A master's EXDATEs as slot keys (timed series, by instant) and local days (DATE values, and
+/// every value of an all-day series).
+struct Excluded {
+    keys: HashSet<Key>,
+    days: HashSet<NaiveDate>,
+}
+
+impl Excluded {
+    fn of(m: &Event, zone: &Zone, all_day: bool) -> Excluded {
+        let mut ex = Excluded {
+            keys: HashSet::new(),
+            days: HashSet::new(),
+        };
         for x in &m.exdates {
             match (x, all_day) {
                 (Time::Date(d), _) => {
-                    ex_days.insert(*d);
+                    ex.days.insert(*d);
                 }
                 (t, true) => {
-                    ex_days.insert(t.local().date());
+                    ex.days.insert(t.local().date());
                 }
                 (t, false) => {
-                    ex_keys.insert(Key::At(t.utc(zone)));
+                    ex.keys.insert(Key::At(t.utc(zone)));
                 }
             }
         }
-        slots.retain(|s| !ex_keys.contains(&s.key) && !ex_days.contains(&s.local.date()));
+        ex
     }
-    slots
 }

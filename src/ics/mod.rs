@@ -412,6 +412,31 @@ pub struct Expansion {
     pub warnings: Vec<String>,
     /// How many bounds were hit while parsing and expanding.
     pub bounds_hit: u64,
+    /// What the feed held and what had to be skipped (health, metrics, `check-feed`).
+    pub stats: FeedStats,
+}
+
+/// Diagnostics of one feed: counts for health and metrics, details for `check-feed`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FeedStats {
+    /// VEVENTs read into events (masters and overrides).
+    pub events_parsed: usize,
+    /// VEVENTs skipped (no usable DTSTART).
+    pub events_skipped: usize,
+    /// Content lines skipped (malformed, or an END without its BEGIN).
+    pub lines_skipped: usize,
+    /// RRULEs ignored as invalid.
+    pub rules_ignored: usize,
+    /// Each TZID / X-WR-TIMEZONE as written and the zone it resolved to, in feed order.
+    pub zones_used: Vec<(String, String)>,
+    /// TZIDs / X-WR-TIMEZONE values that could not be resolved (the default zone was used).
+    pub zones_unresolved: Vec<String>,
+    /// Skipped lines, ignored rules, skipped events and repairs, with line numbers (at most
+    /// [`parse::MAX_PROBLEMS`]).
+    pub problems: Vec<parse::Problem>,
+    /// Why the bytes do not end where a calendar ends (a cut download); `None` when whole.
+    /// The engine still expands what is there; the service treats it as a failed fetch.
+    pub truncated: Option<String>,
 }
 
 /// Why a feed could not be expanded at all.
@@ -441,17 +466,40 @@ pub fn expand_feed(bytes: &[u8], opts: &ExpandOptions) -> Result<Expansion, IcsE
     let mut resolver = tz::Resolver::new(vtimezones, opts.default_tz);
     let default = resolver.default_zone();
     let mut events = Vec::new();
-    for (order, c) in parsed
-        .calendars
-        .iter()
-        .flat_map(|c| c.children.iter())
-        .filter(|c| c.name == "VEVENT")
-        .enumerate()
-    {
-        if let Some(ev) = event::read_event(c, order, &opts.limits, &mut resolver, &mut warnings) {
-            events.push(ev);
+    let mut problems = parsed.problems;
+    let mut stats = FeedStats {
+        lines_skipped: parsed.lines_skipped,
+        truncated: parsed.truncated,
+        ..FeedStats::default()
+    };
+    let mut order = 0;
+    for cal in &parsed.calendars {
+        // Floating times of this calendar are in its X-WR-TIMEZONE, if it names one.
+        resolver.set_calendar_zone(cal.prop("X-WR-TIMEZONE").map(|p| p.value.as_str()));
+        for c in cal.children.iter().filter(|c| c.name == "VEVENT") {
+            let rules = c.props_named("RRULE").count();
+            match event::read_event(
+                c,
+                order,
+                &opts.limits,
+                &mut resolver,
+                &mut warnings,
+                &mut problems,
+            ) {
+                Some(ev) => {
+                    stats.rules_ignored += rules - ev.rrules.len();
+                    stats.events_parsed += 1;
+                    events.push(ev);
+                }
+                None => stats.events_skipped += 1,
+            }
+            order += 1;
         }
     }
+    problems.sort_by_key(|p| p.line);
+    stats.problems = problems;
+    stats.zones_used = std::mem::take(&mut resolver.used);
+    stats.zones_unresolved = std::mem::take(&mut resolver.unresolved);
     warnings.append(&mut resolver.warnings);
     // The events own everything they need: free the component tree (about the size of the
     // feed again) before the occurrences are built, to keep the peak memory down.
@@ -475,6 +523,7 @@ pub fn expand_feed(bytes: &[u8], opts: &ExpandOptions) -> Result<Expansion, IcsE
         occurrences,
         warnings,
         bounds_hit,
+        stats,
     })
 }
 

@@ -25,6 +25,8 @@ pub struct Property {
     pub params: Vec<(String, Vec<String>)>,
     /// The raw value (still escaped for TEXT values).
     pub value: String,
+    /// 1-based number of the physical line it starts on (0 when not read from a feed).
+    pub line: usize,
 }
 
 impl Property {
@@ -47,6 +49,8 @@ pub struct Component {
     pub props: Vec<Property>,
     /// Sub-components in feed order.
     pub children: Vec<Component>,
+    /// 1-based line of its BEGIN (0 when not read from a feed).
+    pub line: usize,
 }
 
 impl Component {
@@ -61,6 +65,25 @@ impl Component {
     }
 }
 
+/// Something in the feed that was skipped or repaired, with the line it is on.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Problem {
+    /// 1-based physical line number, when known.
+    pub line: Option<usize>,
+    /// What was wrong and what was done about it.
+    pub message: String,
+}
+
+/// At most this many problems are listed one by one (the counts stay exact).
+pub const MAX_PROBLEMS: usize = 200;
+
+/// Add a problem to `list` unless it is full.
+pub fn note(list: &mut Vec<Problem>, line: Option<usize>, message: String) {
+    if list.len() < MAX_PROBLEMS {
+        list.push(Problem { line, message });
+    }
+}
+
 /// The parse result: every top-level VCALENDAR, plus what had to be bounded or skipped.
 #[derive(Debug, Default)]
 pub struct Parsed {
@@ -70,6 +93,14 @@ pub struct Parsed {
     pub warnings: Vec<String>,
     /// How many bounds were hit.
     pub bounds_hit: u64,
+    /// Lines that could not be read (no colon, no name, an END without its BEGIN).
+    pub lines_skipped: usize,
+    /// Skipped lines and unclosed components, with their line numbers (at most
+    /// [`MAX_PROBLEMS`]).
+    pub problems: Vec<Problem>,
+    /// Why the feed does not end where a calendar ends (a component still open at the end of
+    /// the bytes: a cut download); `None` for a whole calendar.
+    pub truncated: Option<String>,
 }
 
 /// Parse a feed. Never fails: a feed without any VCALENDAR yields an empty `calendars`.
@@ -84,85 +115,133 @@ pub fn parse(bytes: &[u8], limits: &Limits) -> Parsed {
     let mut skipped_lines: usize = 0;
     let mut cut_lines: usize = 0;
 
-    for_each_line(text, limits.max_line_bytes, &mut cut_lines, |raw| {
-        let Some(prop) = split_line(raw) else {
-            if !raw.trim().is_empty() {
-                skipped_lines += 1;
-            }
-            return;
-        };
-        match prop.name.as_str() {
-            "BEGIN" => {
-                let name = prop.value.trim().to_ascii_uppercase();
-                if skipping > 0 {
-                    skipping += 1;
-                    return;
+    let mut problems: Vec<Problem> = Vec::new();
+    // Where each open component began (parallel to `stack`).
+    let mut begun: Vec<usize> = Vec::new();
+    for_each_line(
+        text,
+        limits.max_line_bytes,
+        &mut cut_lines,
+        |line_no, raw| {
+            let Some(mut prop) = split_line(raw) else {
+                if !raw.trim().is_empty() {
+                    skipped_lines += 1;
+                    note(
+                        &mut problems,
+                        Some(line_no),
+                        format!("malformed line skipped: {:?}", excerpt(raw)),
+                    );
                 }
-                if stack.len() >= limits.max_nesting {
-                    out.bounds_hit += 1;
-                    out.warnings.push(format!(
-                        "component {name} nested deeper than {} levels: skipped",
-                        limits.max_nesting
-                    ));
-                    skipping = 1;
-                    return;
-                }
-                if name == "VEVENT" {
-                    events_seen += 1;
-                    if events_seen == limits.max_events + 1 {
+                return;
+            };
+            prop.line = line_no;
+            match prop.name.as_str() {
+                "BEGIN" => {
+                    let name = prop.value.trim().to_ascii_uppercase();
+                    if skipping > 0 {
+                        skipping += 1;
+                        return;
+                    }
+                    if stack.len() >= limits.max_nesting {
                         out.bounds_hit += 1;
                         out.warnings.push(format!(
-                            "more than {} events in the feed: the rest are ignored",
-                            limits.max_events
+                            "component {name} nested deeper than {} levels: skipped",
+                            limits.max_nesting
                         ));
-                    }
-                    if events_seen > limits.max_events {
                         skipping = 1;
                         return;
                     }
-                }
-                // Outside a VCALENDAR only a VCALENDAR may start.
-                if stack.is_empty() && name != "VCALENDAR" {
-                    skipping = 1;
-                    return;
-                }
-                stack.push(Component {
-                    name,
-                    ..Component::default()
-                });
-            }
-            "END" => {
-                if skipping > 0 {
-                    skipping -= 1;
-                    return;
-                }
-                let name = prop.value.trim().to_ascii_uppercase();
-                // Close up to the matching BEGIN; an END without BEGIN is ignored.
-                if let Some(pos) = stack.iter().rposition(|c| c.name == name) {
-                    while stack.len() > pos + 1 {
-                        let child = stack.pop().expect("non-empty");
-                        attach(&mut stack, &mut out, child);
+                    if name == "VEVENT" {
+                        events_seen += 1;
+                        if events_seen == limits.max_events + 1 {
+                            out.bounds_hit += 1;
+                            out.warnings.push(format!(
+                                "more than {} events in the feed: the rest are ignored",
+                                limits.max_events
+                            ));
+                        }
+                        if events_seen > limits.max_events {
+                            skipping = 1;
+                            return;
+                        }
                     }
-                    let done = stack.pop().expect("non-empty");
-                    attach(&mut stack, &mut out, done);
-                } else {
-                    skipped_lines += 1;
+                    // Outside a VCALENDAR only a VCALENDAR may start.
+                    if stack.is_empty() && name != "VCALENDAR" {
+                        skipping = 1;
+                        return;
+                    }
+                    stack.push(Component {
+                        name,
+                        line: line_no,
+                        ..Component::default()
+                    });
+                    begun.push(line_no);
+                }
+                "END" => {
+                    if skipping > 0 {
+                        skipping -= 1;
+                        return;
+                    }
+                    let name = prop.value.trim().to_ascii_uppercase();
+                    // Close up to the matching BEGIN; an END without BEGIN is ignored.
+                    if let Some(pos) = stack.iter().rposition(|c| c.name == name) {
+                        while stack.len() > pos + 1 {
+                            let child = stack.pop().expect("non-empty");
+                            let at = begun.pop();
+                            note(
+                                &mut problems,
+                                at,
+                                format!(
+                                    "BEGIN:{} has no END:{} (closed by END:{name})",
+                                    child.name, child.name
+                                ),
+                            );
+                            attach(&mut stack, &mut out, child);
+                        }
+                        let done = stack.pop().expect("non-empty");
+                        begun.pop();
+                        attach(&mut stack, &mut out, done);
+                    } else {
+                        skipped_lines += 1;
+                        note(
+                            &mut problems,
+                            Some(line_no),
+                            format!("END:{name} without BEGIN:{name} skipped"),
+                        );
+                    }
+                }
+                _ => {
+                    if skipping > 0 {
+                        return;
+                    }
+                    if let Some(top) = stack.last_mut() {
+                        top.props.push(prop);
+                    }
                 }
             }
-            _ => {
-                if skipping > 0 {
-                    return;
-                }
-                if let Some(top) = stack.last_mut() {
-                    top.props.push(prop);
-                }
-            }
-        }
-    });
-    // Unterminated components (truncated download): keep what was read.
+        },
+    );
+    // Unterminated components (truncated download): keep what was read, and say so: a
+    // calendar that does not end where a calendar ends was cut, and the caller decides whether
+    // a smaller calendar is acceptable (the service refuses it, `expand` shows what is there).
+    if let Some(innermost) = stack.last() {
+        let open: Vec<&str> = stack.iter().map(|c| c.name.as_str()).collect();
+        out.truncated = Some(format!(
+            "the feed ends inside {} (line {}): no END:{}",
+            innermost.name,
+            begun.last().copied().unwrap_or(0),
+            open.first().copied().unwrap_or("VCALENDAR"),
+        ));
+        out.warnings.push(format!(
+            "truncated: {}",
+            out.truncated.as_deref().unwrap_or("")
+        ));
+    }
     while let Some(c) = stack.pop() {
         attach(&mut stack, &mut out, c);
     }
+    out.lines_skipped = skipped_lines;
+    out.problems = problems;
     if cut_lines > 0 {
         out.bounds_hit += 1;
         out.warnings.push(format!(
@@ -177,6 +256,15 @@ pub fn parse(bytes: &[u8], limits: &Limits) -> Parsed {
     out
 }
 
+/// The start of a line, for messages (at most 60 characters).
+pub fn excerpt(s: &str) -> String {
+    let mut t: String = s.chars().take(60).collect();
+    if t.len() < s.len() {
+        t.push('…');
+    }
+    t
+}
+
 fn attach(stack: &mut [Component], out: &mut Parsed, c: Component) {
     match stack.last_mut() {
         Some(parent) => parent.children.push(c),
@@ -184,40 +272,43 @@ fn attach(stack: &mut [Component], out: &mut Parsed, c: Component) {
     }
 }
 
-/// Call `f` with every unfolded logical line. Continuation lines (starting with a space or a
-/// tab) are appended to the previous line; logical lines longer than `max` bytes are cut at a
-/// character boundary and counted in `cut`. Unfolded lines reuse one buffer, so memory stays
-/// at the size of the feed plus the longest line.
-fn for_each_line(text: &str, max: usize, cut: &mut usize, mut f: impl FnMut(&str)) {
+/// Call `f` with every unfolded logical line and the 1-based number of the physical line it
+/// starts on. Continuation lines (starting with a space or a tab) are appended to the previous
+/// line; logical lines longer than `max` bytes are cut at a character boundary and counted in
+/// `cut`. Unfolded lines reuse one buffer, so memory stays at the size of the feed plus the
+/// longest line.
+fn for_each_line(text: &str, max: usize, cut: &mut usize, mut f: impl FnMut(usize, &str)) {
     let mut buf = String::new();
     let mut over = false;
     let mut have = false;
-    let mut flush = |buf: &mut String, over: &mut bool, have: &mut bool| {
+    let mut first_line = 0usize;
+    let mut flush = |buf: &mut String, over: &mut bool, have: &mut bool, at: usize| {
         if *have {
             if *over {
                 *cut += 1;
             }
-            f(buf);
+            f(at, buf);
         }
         buf.clear();
         *over = false;
         *have = false;
     };
-    for line in physical_lines(text) {
+    for (i, line) in physical_lines(text).enumerate() {
         if let Some(tail) = line.strip_prefix([' ', '\t'])
             && have
         {
             push_bounded(&mut buf, tail, max, &mut over);
             continue;
         }
-        flush(&mut buf, &mut over, &mut have);
+        flush(&mut buf, &mut over, &mut have, first_line);
         if line.is_empty() {
             continue;
         }
         push_bounded(&mut buf, line, max, &mut over);
         have = true;
+        first_line = i + 1;
     }
-    flush(&mut buf, &mut over, &mut have);
+    flush(&mut buf, &mut over, &mut have, first_line);
 }
 
 /// Physical lines, split on CRLF, LF or a lone CR.
@@ -333,6 +424,7 @@ pub fn split_line(line: &str) -> Option<Property> {
         name,
         params,
         value: line[i + 1..].to_string(),
+        line: 0,
     })
 }
 
@@ -361,4 +453,60 @@ pub fn unescape_text(s: &str) -> String {
 /// Split a value list on unescaped commas (EXDATE, RDATE, CATEGORIES).
 pub fn split_list(value: &str) -> impl Iterator<Item = &str> {
     value.split(',').map(str::trim).filter(|s| !s.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines_of(p: &Parsed) -> Vec<Option<usize>> {
+        p.problems.iter().map(|x| x.line).collect()
+    }
+
+    #[test]
+    fn line_numbers_count_physical_lines_and_folds() {
+        let text = "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nSUMMARY:long\r\n  folded\r\n\
+                    not a property\r\nDTSTART:20260101T000000Z\r\nEND:VEVENT\r\nEND:X\r\n\
+                    END:VCALENDAR\r\n";
+        let p = parse(text.as_bytes(), &Limits::default());
+        assert_eq!(p.truncated, None);
+        assert_eq!(p.lines_skipped, 2);
+        assert_eq!(lines_of(&p), [Some(5), Some(8)]);
+        let ev = &p.calendars[0].children[0];
+        assert_eq!(ev.line, 2);
+        assert_eq!(ev.prop("DTSTART").unwrap().line, 6);
+        assert_eq!(ev.prop("SUMMARY").unwrap().value, "long folded");
+    }
+
+    #[test]
+    fn a_feed_that_ends_inside_a_component_is_truncated() {
+        let limits = Limits::default();
+        let whole = "BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:a\nEND:VEVENT\nEND:VCALENDAR\n";
+        assert_eq!(parse(whole.as_bytes(), &limits).truncated, None);
+        let no_end = whole.replace("END:VCALENDAR\n", "");
+        let t = parse(no_end.as_bytes(), &limits).truncated.unwrap();
+        assert_eq!(
+            t,
+            "the feed ends inside VCALENDAR (line 1): no END:VCALENDAR"
+        );
+        let mid = "BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:a\nDTSTA";
+        let p = parse(mid.as_bytes(), &limits);
+        assert_eq!(
+            p.truncated.as_deref(),
+            Some("the feed ends inside VEVENT (line 2): no END:VCALENDAR")
+        );
+        // A component closed by its parent's END inside a whole calendar is a problem, not a
+        // cut: the calendar ends where a calendar ends.
+        let unclosed =
+            "BEGIN:VCALENDAR\nBEGIN:VTODO\nEND:VTOOD\nBEGIN:VEVENT\nEND:VEVENT\nEND:VCALENDAR\n";
+        let p = parse(unclosed.as_bytes(), &limits);
+        assert_eq!(p.truncated, None);
+        // In the order they were noticed (expand_feed sorts them by line).
+        assert_eq!(lines_of(&p), [Some(3), Some(2)]);
+        assert!(
+            p.problems[1]
+                .message
+                .starts_with("BEGIN:VTODO has no END:VTODO")
+        );
+    }
 }

@@ -76,6 +76,8 @@ pub struct RRule {
     pub bysetpos: Vec<i32>,
     /// WKST (default Monday).
     pub wkst: Weekday,
+    /// Parts that were repaired or ignored while parsing (for warnings and `check-feed`).
+    pub notes: Vec<String>,
 }
 
 /// Why an RRULE could not be used.
@@ -183,7 +185,10 @@ impl RRule {
             bymonth: vec![],
             bysetpos: vec![],
             wkst: Weekday::Mon,
+            notes: vec![],
         };
+        // A COUNT that is not a positive integer (Confluence writes `COUNT=-1` next to UNTIL).
+        let mut bad_count: Option<String> = None;
         for part in value.split(';').map(str::trim).filter(|s| !s.is_empty()) {
             let Some((k, v)) = part.split_once('=') else {
                 continue;
@@ -207,9 +212,10 @@ impl RRule {
                     let n: u32 = v.parse().map_err(|_| RuleError(format!("INTERVAL={v}")))?;
                     r.interval = n.max(1);
                 }
-                "COUNT" => {
-                    r.count = Some(v.parse().map_err(|_| RuleError(format!("COUNT={v}")))?);
-                }
+                "COUNT" => match v.parse::<u64>() {
+                    Ok(n) if n > 0 => r.count = Some(n),
+                    _ => bad_count = Some(v),
+                },
                 "UNTIL" => {
                     r.until = Some(parse_until(&v).ok_or_else(|| RuleError(format!("UNTIL={v}")))?)
                 }
@@ -273,7 +279,33 @@ impl RRule {
             }
         }
         r.freq = freq.ok_or_else(|| RuleError("no FREQ".into()))?;
+        if let Some(v) = bad_count {
+            // RFC 5545 §3.3.10 forbids COUNT and UNTIL together and wants COUNT positive. With
+            // an UNTIL the series' end is still known: honour it, as real clients do. Without
+            // one the rule's length is unknown: refuse it (DTSTART alone is shown).
+            if r.until.is_none() {
+                return Err(RuleError(format!("COUNT={v}")));
+            }
+            r.count = None;
+            r.notes
+                .push(format!("COUNT={v} ignored (UNTIL ends the series)"));
+        }
         Ok(r)
+    }
+
+    /// The rule as it applies to an all-day (DATE) series: BYHOUR, BYMINUTE and BYSECOND are
+    /// dropped, because RFC 5545 §3.3.10 says they "MUST be ignored" when DTSTART is a DATE.
+    /// Without this, `FREQ=DAILY;BYMINUTE=1,2` makes several instances a day that collapse into
+    /// one date, and COUNT is used up in a fraction of the days.
+    pub fn for_dates(&self) -> std::borrow::Cow<'_, RRule> {
+        if self.byhour.is_empty() && self.byminute.is_empty() && self.bysecond.is_empty() {
+            return std::borrow::Cow::Borrowed(self);
+        }
+        let mut r = self.clone();
+        r.byhour.clear();
+        r.byminute.clear();
+        r.bysecond.clear();
+        std::borrow::Cow::Owned(r)
     }
 
     /// Whether every period yields exactly one instance (no BYxxx parts, period of a week or
@@ -908,11 +940,40 @@ mod tests {
             "FREQ=DAILY;BYHOUR=24",
             "FREQ=DAILY;BYDAY=XX",
             "FREQ=DAILY;COUNT=-1",
+            "FREQ=DAILY;COUNT=0",
             "FREQ=MONTHLY;BYMONTHDAY=0",
             "FREQ=DAILY;UNTIL=tomorrow",
         ] {
             assert!(RRule::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_bad_count_beside_until_is_ignored() {
+        let r = RRule::parse("FREQ=WEEKLY;UNTIL=20240331;COUNT=-1;INTERVAL=4;BYDAY=MO").unwrap();
+        assert_eq!(r.count, None);
+        assert_eq!(
+            r.until,
+            Some(Until::Date(NaiveDate::from_ymd_opt(2024, 3, 31).unwrap()))
+        );
+        assert_eq!(r.notes.len(), 1, "{:?}", r.notes);
+        assert!(RRule::parse("FREQ=WEEKLY;COUNT=-1").is_err());
+        assert!(
+            RRule::parse("FREQ=WEEKLY;COUNT=5")
+                .unwrap()
+                .notes
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_date_series_drops_time_parts() {
+        let r = RRule::parse("FREQ=DAILY;BYMINUTE=1,2,3,4;BYHOUR=5;BYSECOND=6;INTERVAL=2").unwrap();
+        let d = r.for_dates();
+        assert!(d.byminute.is_empty() && d.byhour.is_empty() && d.bysecond.is_empty());
+        assert_eq!(d.interval, 2);
+        let plain = RRule::parse("FREQ=DAILY").unwrap();
+        assert!(matches!(plain.for_dates(), std::borrow::Cow::Borrowed(_)));
     }
 
     /// Seeking must never lose or invent an instance: for each rule and target, the instances

@@ -149,8 +149,14 @@ pub struct Resolver<'a> {
     vtimezones: HashMap<String, &'a Component>,
     cache: HashMap<String, Zone>,
     default: chrono_tz::Tz,
+    /// The zone of floating times in the calendar being read (its X-WR-TIMEZONE), if any.
+    floating: Option<Zone>,
     /// Warnings about zones that fell back to the default.
     pub warnings: Vec<String>,
+    /// TZIDs (and X-WR-TIMEZONE values) that could not be resolved, each once, in feed order.
+    pub unresolved: Vec<String>,
+    /// Zones in use: each TZID or X-WR-TIMEZONE as written and what it resolved to.
+    pub used: Vec<(String, String)>,
 }
 
 impl<'a> Resolver<'a> {
@@ -169,7 +175,48 @@ impl<'a> Resolver<'a> {
             vtimezones: map,
             cache: HashMap::new(),
             default,
+            floating: None,
             warnings: Vec::new(),
+            unresolved: Vec::new(),
+            used: Vec::new(),
+        }
+    }
+
+    /// Set the zone of floating times from a calendar's `X-WR-TIMEZONE` (Google, sports and
+    /// fixture feeds write floating times meaning that zone); `None` restores the default.
+    /// RFC 5545 §3.3.5 leaves floating times to the reader's zone; a calendar that declares
+    /// its zone says which one it meant. An unknown name keeps the default, with a warning.
+    pub fn set_calendar_zone(&mut self, x_wr_timezone: Option<&str>) {
+        self.floating = None;
+        let Some(name) = x_wr_timezone.map(clean_tzid).filter(|n| !n.is_empty()) else {
+            return;
+        };
+        match resolve_name(name) {
+            Some(tz) => {
+                let z = iana_or_utc(tz);
+                self.note_used(name, &z);
+                self.floating = Some(z);
+            }
+            None => {
+                if !self.unresolved.iter().any(|u| u == name) {
+                    self.unresolved.push(name.to_string());
+                }
+                self.warnings.push(format!(
+                    "unknown X-WR-TIMEZONE {name:?}: floating times use the default zone {}",
+                    self.default.name()
+                ));
+            }
+        }
+    }
+
+    /// The zone of floating times, when the calendar declares one.
+    pub fn floating_zone(&self) -> Option<Zone> {
+        self.floating.clone()
+    }
+
+    fn note_used(&mut self, name: &str, z: &Zone) {
+        if !self.used.iter().any(|(n, _)| n == name) {
+            self.used.push((name.to_string(), z.name()));
         }
     }
 
@@ -186,6 +233,7 @@ impl<'a> Resolver<'a> {
         }
         let z = self.resolve_uncached(key);
         self.cache.insert(key.to_string(), z.clone());
+        self.note_used(key, &z);
         z
     }
 
@@ -229,6 +277,7 @@ impl<'a> Resolver<'a> {
             "unknown time zone {tzid:?}: using the default zone {}",
             self.default.name()
         ));
+        self.unresolved.push(tzid.to_string());
         Zone::Iana(self.default)
     }
 }

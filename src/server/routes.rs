@@ -199,6 +199,7 @@ pub async fn whats_next(app: &App) -> Resp {
 pub fn metrics(app: &App) -> Resp {
     let mut out = String::with_capacity(8 * 1024);
     app.pipeline.write_prometheus(&mut out);
+    super::metrics::write_source_metrics(&app.status.read(), &mut out);
     with_type(
         StatusCode::OK,
         "text/plain; version=0.0.4; charset=utf-8",
