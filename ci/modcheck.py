@@ -10,6 +10,8 @@ modules) of src/, and checks:
      docs/architecture.md allows (the diagram and the code cannot drift apart);
   3. every top-level module of src/ has a row in that table, and every row a module;
   4. no source file over MAX_LINES (600) lines, test files (`tests.rs`) aside.
+Workspace crates under crates/ (the engine) get checks 1 and 4. A crate re-exported from
+src/lib.rs (`pub use calendarbot_ics as ics;`) is a module of the table like any other.
 """
 import os
 import re
@@ -21,9 +23,14 @@ src = os.path.join(repo, "src")
 doc = os.path.join(repo, "docs", "architecture.md")
 
 
-def module_files():
-    """{module path tuple: file} for every .rs file under src/ (lib.rs, main.rs: ())."""
+def module_files(src=src):
+    """{module path tuple: file} for every .rs file under `src` (lib.rs, main.rs: ()), plus
+    the crates src/lib.rs re-exports as modules (file None)."""
     out = {}
+    lib = os.path.join(src, "lib.rs")
+    if os.path.exists(lib):
+        for m in re.finditer(r"(?m)^pub use (\w+) as (\w+);", open(lib, encoding="utf-8").read()):
+            out[(m.group(2),)] = None
     for root, _, names in os.walk(src):
         for n in names:
             if not n.endswith(".rs"):
@@ -51,7 +58,7 @@ def edges_of(files):
 
     edges = {m: set() for m in files}
     for mod, p in files.items():
-        if mod and mod[-1] == "tests":
+        if p is None or (mod and mod[-1] == "tests"):
             continue
         text = code_of(p)
         # `super` is the parent of this file's module (for mod.rs files too: `super` of
@@ -140,10 +147,23 @@ def main():
                 problems.append(
                     f"{'/'.join(mod)} uses {'/'.join(t)}: not in {mod[0]}'s 'may use' list"
                 )
-    for mod, p in sorted(files.items()):
-        n = sum(1 for _ in open(p, encoding="utf-8"))
-        if n > MAX_LINES and not (mod and mod[-1] == "tests"):
-            problems.append(f"long: {os.path.relpath(p, repo)} has {n} lines (at most {MAX_LINES})")
+    crates = os.path.join(repo, "crates")
+    others = []
+    if os.path.isdir(crates):
+        for c in sorted(os.listdir(crates)):
+            csrc = os.path.join(crates, c, "src")
+            if os.path.isdir(csrc):
+                cfiles = module_files(csrc)
+                others.append(cfiles)
+                for cyc in cycles(edges_of(cfiles)):
+                    problems.append(f"cycle in crates/{c}: " + " <-> ".join("/".join(m) or "lib" for m in cyc))
+    for fs in [files] + others:
+        for mod, p in sorted(fs.items(), key=lambda kv: kv[0]):
+            if p is None:
+                continue
+            n = sum(1 for _ in open(p, encoding="utf-8"))
+            if n > MAX_LINES and not (mod and mod[-1] == "tests"):
+                problems.append(f"long: {os.path.relpath(p, repo)} has {n} lines (at most {MAX_LINES})")
     for p in problems:
         print(p)
     n_edges = sum(len(v) for v in edges.values())

@@ -244,8 +244,8 @@ pub(crate) fn events_in(
             id: o.id().into_owned(),
             subject: o.details.subject().to_string(),
             location: o.details.location().to_string(),
-            start: crate::ics::cli::format_when(o.start),
-            end: crate::ics::cli::format_when(o.end),
+            start: crate::ics::format_when(o.start),
+            end: crate::ics::format_when(o.end),
             all_day: o.all_day(),
             status: o.status,
         })

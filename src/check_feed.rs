@@ -278,8 +278,8 @@ fn run(args: &CheckFeedArgs, config_path: Option<&Path>) -> Result<u8, CheckErro
         .filter(|o| o.status.is_meeting() && o.start_utc(tz) >= now)
         .take(5)
         .map(|o| Meeting {
-            start: ics::cli::format_when(o.start),
-            end: ics::cli::format_when(o.end),
+            start: ics::format_when(o.start),
+            end: ics::format_when(o.end),
             subject: o.details.subject().to_string(),
             status: o.status,
         })

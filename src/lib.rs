@@ -10,7 +10,8 @@
 //! - [`clock`]: "now", fixed by CALENDARBOT_TEST_TIME in tests and demos.
 //! - `fault`: test-only injected faults (cargo feature `fault-injection`).
 //! - `sys`: the one file with `unsafe` (handing freed heap back to the kernel).
-//! - [`ics`]: the pure RFC 5545 engine: parse, time zones, recurrence.
+//! - [`ics`]: the pure RFC 5545 engine (the workspace crate `crates/ics`): parse, time zones,
+//!   recurrence. Re-exported here so the rest of the crate says `crate::ics`.
 //! - [`config`]: layered configuration (defaults < TOML < `CALENDARBOT_*`) and validation.
 //! - `breaker`, `batch`, `pool`: circuit breakers, write batching, the connection manager
 //!   (SQLite pool, shared HTTP client): the leaves of the optimisation layer.
@@ -27,6 +28,7 @@
 //! - [`server`]: hyper accept loop, the route table, embedded kiosk page, limits.
 //! - `ops`: systemd notification (READY, WATCHDOG gated by a probe, STATUS) and logging.
 //! - [`service`]: assembly: build every part from a config and run until shutdown.
+//! - [`expand_cmd`]: `calendarbot expand`: the engine's output as JSON lines.
 //! - [`check_feed`]: `calendarbot check-feed`: one fetch as the service does it, a report of
 //!   what the engine makes of the feed, and a redacted export for bug reports.
 //!
@@ -49,7 +51,8 @@ pub mod config;
 mod demo;
 mod fault;
 pub mod fetch;
-pub mod ics;
+pub use calendarbot_ics as ics;
+pub mod expand_cmd;
 mod ops;
 mod pipeline;
 mod pool;

@@ -25,7 +25,7 @@ enum Command {
     /// Print the effective configuration (secrets redacted).
     Config,
     /// Expand an ICS file into occurrences, printed as JSON lines sorted by start.
-    Expand(calendarbot::ics::cli::ExpandArgs),
+    Expand(calendarbot::expand_cmd::ExpandArgs),
     /// Fetch a feed once as the service would and report what the kiosk makes of it
     /// (exit 0 whole, 1 with problems, 2 usage, 3 fetch failed, 4 not a whole calendar).
     CheckFeed(calendarbot::check_feed::CheckFeedArgs),
@@ -37,7 +37,7 @@ fn main() -> ExitCode {
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => calendarbot::service::serve_command(config),
         Command::Config => calendarbot::service::config_command(config),
-        Command::Expand(args) => return ExitCode::from(calendarbot::ics::cli::run_expand(&args)),
+        Command::Expand(args) => return ExitCode::from(calendarbot::expand_cmd::run_expand(&args)),
         Command::CheckFeed(args) => {
             return ExitCode::from(calendarbot::check_feed::run_check_feed(&args, config));
         }

@@ -3,12 +3,8 @@
 //! field bounds respected, bounded output.
 #![no_main]
 
-// The engine's own sources (see fuzz/Cargo.toml for why not the calendarbot crate).
-#[allow(dead_code)]
-#[path = "../../src/ics/mod.rs"]
-mod ics;
-
-use ics::{ExpandOptions, Limits, expand_feed};
+// The engine crate alone (see fuzz/Cargo.toml for why not the calendarbot crate).
+use calendarbot_ics::{ExpandOptions, Limits, expand_feed};
 use chrono::{TimeZone, Utc};
 use libfuzzer_sys::fuzz_target;
 

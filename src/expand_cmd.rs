@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
-use super::{ExpandOptions, Limits, Occurrence, Status, When, expand_feed};
+use crate::ics::{ExpandOptions, Limits, Occurrence, Status, expand_feed, format_when};
 
 /// Arguments of `calendarbot expand`.
 #[derive(Debug, Clone, clap::Args)]
@@ -43,14 +43,6 @@ struct Line<'a> {
     end: String,
     all_day: bool,
     status: Status,
-}
-
-/// Format a start/end as the expand output does.
-pub fn format_when(w: When) -> String {
-    match w {
-        When::Timed(t) => t.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-        When::AllDay(d) => d.format("%Y-%m-%d").to_string(),
-    }
 }
 
 /// The JSON line of one occurrence (also used by `/api/events`-style consumers).
