@@ -1,7 +1,7 @@
 //! What the API says: pure functions of a [`Snapshot`], "now", a zone and status facts.
 //!
-//! Why it exists: every answer of the JSON API (and, later, of the voice routes) is a plain
-//! function here, with no I/O and no clock of its own. That makes the rules of SPEC §6 easy to
+//! Why it exists: every answer of the JSON API is a plain function here, with no I/O and no
+//! clock of its own. That makes the rules of SPEC §6 easy to
 //! unit-test exactly, lets the server stay a thin router, and keeps any cache in front of these
 //! functions trivially correct: a cache only decides *whether* to recompute, never *what*.
 

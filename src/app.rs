@@ -141,11 +141,18 @@ impl App {
     }
 
     /// Skip an occurrence for 24 h: persisted first, then published. Returns the skip's end.
+    /// Expired skips are dropped here too (and purged from SQLite), so the table and the map
+    /// hold only live skips.
     pub fn skip(&self, id: &str) -> Result<DateTime<Utc>, StoreError> {
-        let until = self.clock.now() + Duration::hours(SKIP_DURATION_HOURS);
+        let now = self.clock.now();
+        let until = now + Duration::hours(SKIP_DURATION_HOURS);
         self.store.add_skip(id, until)?;
+        if let Err(e) = self.store.purge_expired_skips(now) {
+            tracing::warn!(error = %e, "cannot purge expired skips");
+        }
         let mut p = self.lock();
         let mut skips = (*p.skips).clone();
+        skips.retain(|_, u| *u > now);
         skips.insert(id.to_string(), until);
         p.skips = Arc::new(skips);
         self.publish(&mut p);

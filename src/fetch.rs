@@ -64,7 +64,7 @@ pub enum FetchError {
     File {
         /// The file.
         path: String,
-        /// Why.
+        /// What the file system said.
         reason: String,
     },
 }

@@ -55,7 +55,7 @@ pub enum StoreError {
     Dir {
         /// The directory.
         path: String,
-        /// Why.
+        /// What the file system said (missing, not writable, ...).
         source: std::io::Error,
     },
     /// The database file was written by a newer calendarbot.

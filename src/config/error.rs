@@ -27,7 +27,7 @@ pub enum ConfigError {
     File {
         /// The file.
         path: String,
-        /// Why.
+        /// What the file system or the TOML parser said.
         reason: String,
     },
 }

@@ -5,9 +5,9 @@
 //! wasteful on a Pi Zero; remembering the answer per [`CacheKey`] is cheap, *if* the key holds
 //! everything the answer depends on. The key therefore carries the snapshot version (a refresh
 //! that changes data, or a skip, makes a new version, so stale entries can never be read) and an
-//! `epoch` the route computes from "now" (see `pipeline::epoch`), so time moving on is also part
+//! `epoch` the route computes from "now" (see [`super::next_epoch`] and `server::reads`), so time moving on is also part
 //! of the key. Entries are weighed in bytes; the cache never holds more than `cache_max_bytes`
-//! (moka applies the cap lazily, see notes/crates.md §2.3) and lives at most `cache_ttl_secs`.
+//! (moka applies the cap lazily; `../shared/notes/crates.md` §2.3) and lives at most `cache_ttl_secs`.
 //!
 //! Values are type-erased (`Arc<dyn Any>`) so one cache serves every route; a route stores and
 //! reads back its own type.
