@@ -238,3 +238,58 @@ fn redaction() {
     let back: Config = toml::from_str(&text).unwrap();
     assert_eq!(back.sources[0].name, "w");
 }
+
+#[test]
+fn optimization_values_are_validated_not_clamped() {
+    for (var, value, line) in [
+        (
+            "CALENDARBOT_OPTIMIZATION__BATCH_WINDOW_MS",
+            "999999",
+            "invalid configuration: optimization.batch_window_ms = 999999: expected an integer 1-1000",
+        ),
+        (
+            "CALENDARBOT_OPTIMIZATION__CACHE_TTL_SECS",
+            "99999999999",
+            "invalid configuration: optimization.cache_ttl_secs = 99999999999: expected an integer 1-86400",
+        ),
+        (
+            "CALENDARBOT_OPTIMIZATION__DEADLINE_MS",
+            "0",
+            "invalid configuration: optimization.deadline_ms = 0: expected an integer 1-60000",
+        ),
+        (
+            "CALENDARBOT_OPTIMIZATION__RESPONSE_CACHE",
+            "maybe",
+            "invalid configuration: optimization.response_cache = \"maybe\": expected true or false",
+        ),
+        (
+            "CALENDARBOT_SERVER__MAX_CONNECTIONS",
+            "0",
+            "invalid configuration: server.max_connections = 0: expected an integer 1-10000",
+        ),
+    ] {
+        Jail::expect_with(|jail| {
+            jail.clear_env();
+            jail.set_env(var, value);
+            let err = load_in(jail, None).unwrap_err();
+            assert_eq!(err.to_string(), line, "{var}={value}");
+            Ok(())
+        });
+    }
+}
+
+#[test]
+fn every_numeric_key_has_bounds() {
+    // A new numeric key must get a row in RANGES (or be one of the two checked on their own).
+    for (key, value) in leaves(&Config::default()) {
+        if let figment::value::Value::Num(..) = value
+            && !matches!(key.as_str(), "web_port" | "refresh_interval")
+            && !key.starts_with("display.")
+        {
+            assert!(
+                RANGES.iter().any(|(k, ..)| *k == key),
+                "{key} has no bounds in config/ranges.rs"
+            );
+        }
+    }
+}
