@@ -59,6 +59,6 @@ pub(crate) fn active(fault: Fault) -> bool {
 
 /// Whether `fault` is injected: never, in a build without `fault-injection`.
 #[cfg(not(feature = "fault-injection"))]
-pub const fn active(_fault: Fault) -> bool {
+pub(crate) const fn active(_fault: Fault) -> bool {
     false
 }
