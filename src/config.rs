@@ -211,6 +211,8 @@ pub struct Config {
     pub server: ServerConfig,
     /// Optimisation layer.
     pub optimization: OptimizationConfig,
+    /// `calendarbot display`: the framebuffer kiosk (src/display/config.rs).
+    pub display: crate::display::config::DisplayConfig,
 }
 
 impl Default for Config {
@@ -230,6 +232,7 @@ impl Default for Config {
             window: WindowConfig::default(),
             server: ServerConfig::default(),
             optimization: OptimizationConfig::default(),
+            display: Default::default(),
         }
     }
 }
@@ -702,7 +705,8 @@ impl Config {
             return Err(invalid("data_dir", "\"\"", "expected a directory path"));
         }
         self.validate_sources()?;
-        self.validate_limits()
+        self.validate_limits()?;
+        self.display.validate()
     }
 
     fn validate_sources(&self) -> Result<(), ConfigError> {

@@ -24,12 +24,14 @@
 //! - [`ops`]: systemd notification (READY, WATCHDOG gated by a probe, STATUS) and logging.
 //! - [`service`]: assembly: build every part from a config and run until shutdown.
 //! - [`voice`]: the Alexa routes and day-level answers (done for the day, summaries).
+//! - [`display`]: `calendarbot display`, the kiosk drawn on the framebuffer (no browser).
 
 pub mod answers;
 pub mod app;
 pub mod clock;
 pub mod config;
 pub mod demo;
+pub mod display;
 pub mod fault;
 pub mod fetch;
 pub mod ics;

@@ -26,6 +26,8 @@ enum Command {
     Config,
     /// Expand an ICS file into occurrences, printed as JSON lines sorted by start.
     Expand(calendarbot::ics::cli::ExpandArgs),
+    /// Draw the kiosk on the framebuffer (or --snapshot one frame to PNG).
+    Display(calendarbot::display::DisplayArgs),
 }
 
 fn main() -> ExitCode {
@@ -35,6 +37,7 @@ fn main() -> ExitCode {
         Command::Serve => calendarbot::service::serve_command(config),
         Command::Config => calendarbot::service::config_command(config),
         Command::Expand(args) => return ExitCode::from(calendarbot::ics::cli::run_expand(&args)),
+        Command::Display(args) => calendarbot::display::display_command(config, args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
