@@ -163,9 +163,12 @@ impl Framebuffer {
             path: path.to_path_buf(),
             source,
         };
-        let is_device = std::fs::metadata(path)
-            .map(|m| m.file_type().is_char_device())
-            .unwrap_or(false);
+        let is_device = match std::fs::metadata(path) {
+            Ok(m) => m.file_type().is_char_device(),
+            // A missing file is created only when a geometry says what it stands in for.
+            Err(e) if spec.is_none() => return Err(open_err(e)),
+            Err(_) => false,
+        };
         let geometry = if is_device {
             let file = OpenOptions::new()
                 .read(true)
