@@ -698,3 +698,121 @@ fn bad_display_config_is_one_line() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+// ---- the systemd unit ------------------------------------------------------------------------
+
+const UNIT: &str = "overlays/etc/systemd/system/calendarbot-display.service";
+
+/// A root tree for systemd-analyze: the host's units, the overlay, the binary.
+fn analyze_root() -> tempfile::TempDir {
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    std::fs::create_dir_all(r.join("usr/lib/systemd")).unwrap();
+    std::fs::create_dir_all(r.join("usr/bin")).unwrap();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for (from, to) in [
+        (
+            PathBuf::from("/usr/lib/systemd/system"),
+            r.join("usr/lib/systemd/"),
+        ),
+        (repo.join("overlays/."), r.to_path_buf()),
+    ] {
+        let st = Command::new("cp")
+            .arg("-a")
+            .arg(&from)
+            .arg(&to)
+            .status()
+            .unwrap();
+        assert!(st.success(), "cp {}", from.display());
+    }
+    std::fs::copy(
+        env!("CARGO_BIN_EXE_calendarbot"),
+        r.join("usr/bin/calendarbot"),
+    )
+    .unwrap();
+    root
+}
+
+fn analyze(root: &Path, args: &[&str]) -> String {
+    let out = Command::new("systemd-analyze")
+        .args(args)
+        .arg(format!("--root={}", root.display()))
+        .arg("calendarbot-display.service")
+        .output()
+        .expect("systemd-analyze");
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn display_unit_verifies_and_is_sandboxed() {
+    let root = analyze_root();
+    let printed = analyze(root.path(), &["verify"]);
+    assert!(
+        printed.trim().is_empty(),
+        "systemd-analyze verify printed:\n{printed}"
+    );
+    // verify is worth something here: a bad key is reported.
+    let unit = root
+        .path()
+        .join("etc/systemd/system/calendarbot-display.service");
+    let good = std::fs::read_to_string(&unit).unwrap();
+    std::fs::write(&unit, good.replace("WatchdogSec=", "WatchdogSecs=")).unwrap();
+    assert!(analyze(root.path(), &["verify"]).contains("Unknown key 'WatchdogSecs'"));
+    std::fs::write(&unit, &good).unwrap();
+
+    let all = analyze(root.path(), &["security", "--offline=true", "--no-pager"]);
+    let line = all
+        .lines()
+        .find(|l| l.contains("Overall exposure level for calendarbot-display.service"))
+        .unwrap_or_else(|| panic!("no exposure line:\n{all}"));
+    let exposure: f64 = line
+        .split(':')
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(|s| s.parse().ok())
+        .unwrap();
+    let docs =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/display.md"))
+            .unwrap();
+    let documented: f64 = docs
+        .lines()
+        .find(|l| l.starts_with("Security exposure:"))
+        .and_then(|l| l.split("**").nth(1))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("docs/display.md has a 'Security exposure: **N**' line");
+    println!("display unit exposure {exposure} (documented {documented})");
+    assert!(exposure <= documented && documented <= 2.0, "{all}");
+
+    // The contract of the issue, key by key.
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(UNIT)).unwrap();
+    let values = |key: &str| -> Vec<String> {
+        text.lines()
+            .filter_map(|l| l.strip_prefix(&format!("{key}=")))
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(values("Type"), ["notify"]);
+    assert_eq!(values("ExecStart"), ["/usr/bin/calendarbot display"]);
+    assert_eq!(values("ConditionPathExistsGlob"), ["/dev/fb*"]);
+    assert!(values("After")[0].contains("calendarbot.service"));
+    assert!(values("Wants")[0].contains("calendarbot.service"));
+    assert!(!values("WatchdogSec").is_empty() && !values("MemoryMax").is_empty());
+    assert_eq!(values("DevicePolicy"), ["closed"]);
+    assert_eq!(
+        values("DeviceAllow"),
+        ["char-fb rw", "char-input r", "/dev/tty0 rw"],
+        "framebuffer, input devices and the console only"
+    );
+    assert_eq!(values("IPAddressAllow"), ["localhost"]);
+    // Enabled in the image by a stored symlink, as calendarbot.service is.
+    let link = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("overlays/etc/systemd/system/multi-user.target.wants/calendarbot-display.service");
+    assert_eq!(
+        std::fs::read_link(link).unwrap(),
+        Path::new("/etc/systemd/system/calendarbot-display.service")
+    );
+}

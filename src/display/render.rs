@@ -79,19 +79,15 @@ impl Canvas {
 
     /// Fill a rounded rectangle (radius `r`), anti-aliased at its corners.
     pub fn fill_round_rect(&mut self, rc: Rect, r: f32, grey: u8, clip: &Clip) {
-        let (x0, y0) = (rc.x.floor() as i32, rc.y.floor() as i32);
-        let (x1, y1) = ((rc.x + rc.w).ceil() as i32, (rc.y + rc.h).ceil() as i32);
         let r = r.min(rc.w / 2.0).min(rc.h / 2.0).max(0.0);
-        for y in y0.max(clip.top)..y1.min(clip.bottom) {
-            let py = y as f32 + 0.5;
-            for x in x0..x1 {
-                let px = x as f32 + 0.5;
-                let cov = round_rect_coverage(rc, r, px, py);
-                if cov > 0.0 {
-                    self.blend(x, y, grey, (cov * 255.0).round() as u8, clip);
-                }
-            }
-        }
+        self.paint(
+            rc,
+            |px, py| round_rect_coverage(rc, r, px, py),
+            grey,
+            clip,
+            |y| span_inside(rc, r, y),
+            None,
+        );
     }
 
     /// A rounded frame `t` pixels thick.
@@ -103,17 +99,62 @@ impl Canvas {
             h: rc.h - 2.0 * t,
         };
         let ri = (r - t).max(0.0);
-        let (x0, y0) = (rc.x.floor() as i32, rc.y.floor() as i32);
-        let (x1, y1) = ((rc.x + rc.w).ceil() as i32, (rc.y + rc.h).ceil() as i32);
-        for y in y0.max(clip.top)..y1.min(clip.bottom) {
+        self.paint(
+            rc,
+            |px, py| round_rect_coverage(rc, r, px, py) - round_rect_coverage(inner, ri, px, py),
+            grey,
+            clip,
+            |y| span_inside(rc, r, y),
+            Some(&|y| span_inside(inner, ri, y)),
+        );
+    }
+
+    /// Paint the pixels of `bounds` with `coverage`; on each row, the span `solid(y)` is
+    /// fully covered (painted without computing coverage) and the span `hole(y)` is not
+    /// covered at all (skipped): only the edges pay for anti-aliasing.
+    fn paint(
+        &mut self,
+        bounds: Rect,
+        coverage: impl Fn(f32, f32) -> f32,
+        grey: u8,
+        clip: &Clip,
+        solid: impl Fn(i32) -> Option<(i32, i32)>,
+        hole: Option<&dyn Fn(i32) -> Option<(i32, i32)>>,
+    ) {
+        let (x0, y0) = (bounds.x.floor() as i32, bounds.y.floor() as i32);
+        let (x1, y1) = (
+            (bounds.x + bounds.w).ceil() as i32,
+            (bounds.y + bounds.h).ceil() as i32,
+        );
+        let (x0c, x1c) = (x0.max(0), x1.min(self.w as i32));
+        for y in y0.max(clip.top).max(0)..y1.min(clip.bottom).min(self.h as i32) {
             let py = y as f32 + 0.5;
-            for x in x0..x1 {
-                let px = x as f32 + 0.5;
-                let cov =
-                    round_rect_coverage(rc, r, px, py) - round_rect_coverage(inner, ri, px, py);
+            let skip = hole.and_then(|h| h(y));
+            let fill = if hole.is_none() { solid(y) } else { None };
+            let mut x = x0c;
+            while x < x1c {
+                if let Some((a, b)) = skip
+                    && x >= a
+                    && x < b
+                {
+                    x = b;
+                    continue;
+                }
+                if let Some((a, b)) = fill
+                    && x >= a
+                    && x < b
+                {
+                    let row = y as usize * self.w as usize;
+                    let b = b.min(x1c);
+                    self.px[row + x as usize..row + b as usize].fill(grey);
+                    x = b;
+                    continue;
+                }
+                let cov = coverage(x as f32 + 0.5, py);
                 if cov > 0.0 {
                     self.blend(x, y, grey, (cov * 255.0).round() as u8, clip);
                 }
+                x += 1;
             }
         }
     }
@@ -174,6 +215,21 @@ impl Clip {
         top: i32::MIN,
         bottom: i32::MAX,
     };
+}
+
+/// The columns `[a, b)` of row `y` whose pixels lie wholly inside the rounded rectangle.
+fn span_inside(rc: Rect, r: f32, y: i32) -> Option<(i32, i32)> {
+    let (top, bottom) = (y as f32, y as f32 + 1.0);
+    if top < rc.y + r || bottom > rc.y + rc.h - r {
+        // Rows through the corners: let the coverage decide, except the part between them.
+        if top < rc.y || bottom > rc.y + rc.h {
+            return None;
+        }
+        let (a, b) = ((rc.x + r).ceil() as i32, (rc.x + rc.w - r).floor() as i32);
+        return (a < b).then_some((a, b));
+    }
+    let (a, b) = (rc.x.ceil() as i32, (rc.x + rc.w).floor() as i32);
+    (a < b).then_some((a, b))
 }
 
 /// Area of the pixel centred at (`px`, `py`) inside the rounded rectangle (approximate: the
@@ -656,6 +712,24 @@ pub fn physical_rows(
     let (pw, ph) = physical_size(c.w, c.h, rotation);
     let mut buf = vec![255u8; pw as usize];
     let (lw, lh) = (c.w as i32, c.h as i32);
+    if rotation == 0 {
+        // Upright: each panel row is a canvas row, moved by the shift.
+        let (dx, dy) = shift;
+        for py in 0..ph as i32 {
+            let ly = py - dy;
+            buf.fill(255);
+            if ly >= 0 && ly < lh {
+                let src = &c.px[(ly * lw) as usize..((ly + 1) * lw) as usize];
+                let (from, to) = (dx.max(0), (lw + dx).min(lw).max(0));
+                if from < to {
+                    buf[from as usize..to as usize]
+                        .copy_from_slice(&src[(from - dx) as usize..(to - dx) as usize]);
+                }
+            }
+            row(py as u32, &buf);
+        }
+        return;
+    }
     for py in 0..ph as i32 {
         for px in 0..pw as i32 {
             let (lx, ly) = match rotation {
