@@ -9,6 +9,12 @@
 #   service's lines in volatile storage; RSS with the 2.9 MB benchmark feed (file:// feed,
 #   tools/gen_large_ics.py) stays under MemoryHigh; a SIGSTOP'd service is restarted by the
 #   watchdog and serves again.
+# The screen (calendarbot-display.service, docs/display.md): the guest gets a 480x800
+# virtio-gpu display (the kernel's fbdev emulation makes /dev/fb0); the display unit runs, posts
+# its heartbeat and draws; the host takes QEMU's screendump when the guest asks for it
+# (ci/boottest/calendarbot-bootcheck-display) and compares it with its own `--snapshot` of the
+# same state (same feed, same "now", run under qemu-user), masking the ticking digits
+# (ci/boottest/screen-compare.py). The captured screen is kept as target/boot-test/screen.png.
 #
 # usage: ci/boot-test.sh [BINARY]    (default: target/aarch64-unknown-linux-gnu/release/calendarbot)
 # env:   CALENDARBOT_BOOTTEST_CACHE  debootstrap cache (default /var/cache/calendarbot-boottest)
@@ -34,6 +40,7 @@ mkdir -p "$work/extra/usr/local/sbin" "$work/extra/usr/share/calendarbot-boottes
     "$work/extra/etc/systemd/system/multi-user.target.wants" \
     "$work/extra/etc/systemd/system/calendarbot.service.d"
 cp "$here/boottest/calendarbot-bootcheck" "$work/extra/usr/local/sbin/"
+cp "$here/boottest/calendarbot-bootcheck-display" "$work/extra/usr/local/sbin/"
 cp "$here/boottest/calendarbot-bootcheck.service" "$work/extra/etc/systemd/system/"
 ln -s /etc/systemd/system/calendarbot-bootcheck.service \
     "$work/extra/etc/systemd/system/multi-user.target.wants/calendarbot-bootcheck.service"
@@ -61,11 +68,36 @@ log "image ready in $(($(date +%s) - t)) s"
 log "booting qemu-system-aarch64 (virt, cortex-a53, 512 MB, 4 cpus)"
 t=$(date +%s)
 rc=0
+monitor=$work/monitor.sock
+: >"$work/console.log"
+# The screendump: when the guest's check prints the marker, ask QEMU's monitor for the screen.
+(
+    for _ in $(seq 1200); do
+        if grep -q CALENDARBOT-SCREENDUMP-NOW "$work/console.log" 2>/dev/null; then
+            sleep 2
+            date -u +%Y-%m-%dT%H:%M:%SZ >"$work/screendump_at"
+            python3 - "$monitor" "$work/screen.ppm" <<'PY'
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(f"screendump {sys.argv[2]}\n".encode())
+time.sleep(3)
+s.close()
+PY
+            exit 0
+        fi
+        sleep 1
+    done
+) &
+shot_pid=$!
 timeout 1200 qemu-system-aarch64 -M virt -cpu cortex-a53 -m 512 -smp 4 -accel tcg,thread=multi \
-    -display none -monitor none -serial "file:$work/console.log" -no-reboot \
+    -display none -monitor "unix:$monitor,server,nowait" -serial "file:$work/console.log" -no-reboot \
+    -device virtio-gpu-pci,xres=480,yres=800 \
     -kernel "$work/vmlinuz" -initrd "$work/initrd.img" \
     -append "console=ttyAMA0 root=/dev/vda rw rootfstype=ext4 panic=-1" \
     -drive "file=$img,format=raw,if=virtio" -nic none || rc=$?
+kill "$shot_pid" 2>/dev/null || true
+wait "$shot_pid" 2>/dev/null || true
 qemu_s=$(($(date +%s) - t))
 log "qemu exited rc=$rc after $qemu_s s"
 
@@ -93,5 +125,43 @@ check "journal has lines" "$(if [ "$(val journal_lines)" -gt 0 ] 2>/dev/null; th
 check "journal volatile" "$(is "$(val journal_volatile)" yes)" ""
 check "watchdog restart" "$(is "$(val watchdog_restarted)" yes)" "after $(val watchdog_restart_after_ms) ms; NRestarts $(val watchdog_before_nrestarts)->$(val watchdog_after_nrestarts); $(val watchdog_journal)"
 check "serving after restart" "$(case "$(val after_restart_health)" in "HTTP/1.1 200"* | "HTTP/1.1 503"*) echo ok ;; *) echo no ;; esac)" "$(val after_restart_state) $(val after_restart_health)"
+
+# The screen: the host's snapshot of the same state (the same feed and "now", the aarch64 binary
+# under qemu-user, UTC as in the guest), at the screendump time, 1 s and 61 s later (the rows
+# that differ between them are the ticking digits, masked in the comparison).
+screen_check=no screen_detail="no screendump"
+if [ -s "$work/screen.ppm" ] && [ -s "$work/screendump_at" ]; then
+    at=$(cat "$work/screendump_at")
+    sdata=$work/host-server
+    : >"$work/empty.toml"
+    rm -rf "$sdata" && mkdir -p "$sdata"
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    CALENDARBOT_WEB_PORT=$port CALENDARBOT_DATA_DIR=$sdata CALENDARBOT_TEST_TIME=$at \
+        CALENDARBOT_ICS_URL=file://$work/extra/usr/share/calendarbot-boottest/bench.ics \
+        CALENDARBOT_CONFIG=$work/empty.toml "$here/qemu-aarch64.sh" "$bin" serve >"$work/host-server.log" 2>&1 &
+    spid=$!
+    for _ in $(seq 240); do
+        curl -fsS "http://127.0.0.1:$port/api/health" 2>/dev/null | grep -Eq '"initial_refresh_complete": *true' && break
+        sleep 0.5
+    done
+    plus() { date -u -d "@$(($(date -u -d "$at" +%s) + $1))" +%Y-%m-%dT%H:%M:%SZ; }
+    for d in 0 1 61; do
+        CALENDARBOT_CONFIG=$work/empty.toml "$here/qemu-aarch64.sh" "$bin" display --server "http://127.0.0.1:$port" \
+            --snapshot "$work/snapshot-$d.png" --at "$(plus "$d")" --size 480x800 >/dev/null 2>>"$work/host-server.log"
+    done
+    kill "$spid" 2>/dev/null || true
+    wait "$spid" 2>/dev/null || true
+    if python3 "$here/boottest/screen-compare.py" "$work/screen.ppm" "$work/screen.png" \
+        "$work/snapshot-0.png" "$work/snapshot-1.png" "$work/snapshot-61.png" >"$work/screen-compare.txt" 2>&1; then
+        screen_check=ok
+    fi
+    screen_detail="$(tr '\n' ' ' <"$work/screen-compare.txt")"
+fi
+dmem_max=$(val display_unit_MemoryMax) drss=$(val display_rss_kb) srss=$(val server_rss_kb_now)
+check "display unit READY" "$(if [ "$(val display_unit_Type)" = notify ] && [ "$(val display_unit_ActiveState)" = active ]; then echo ok; else echo no; fi)" "fb=$(val display_fb) $(val display_fb_mode) Type=$(val display_unit_Type) $(val display_unit_ActiveState)/$(val display_unit_SubState) NRestarts=$(val display_unit_NRestarts)"
+check "display heartbeat" "$(is "$(val display_heartbeat)" yes)" "$(val display_probe)"
+check "display memory.max" "$(is "$(val display_cgroup_memory_max)" "$dmem_max")" "memory.max=$(val display_cgroup_memory_max) VmRSS=${drss:-?} kB VmHWM=$(val display_rss_peak_kb) kB; server+display RSS=$(( ${srss:-0} + ${drss:-0} )) kB"
+check "screen shows meeting" "$screen_check" "$screen_detail"
+[ -s "$work/screen.png" ] && log "captured screen (CI artifact): $work/screen.png"
 log "boot test took $(($(date +%s) - t_total)) s; $fails check(s) failed; report: $report"
 [ "$fails" -eq 0 ]

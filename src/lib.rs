@@ -9,7 +9,8 @@
 //! Leaves first; a module uses only those listed before it.
 //! - [`clock`]: "now", fixed by CALENDARBOT_TEST_TIME in tests and demos.
 //! - `fault`: test-only injected faults (cargo feature `fault-injection`).
-//! - `sys`: the one file with `unsafe` (handing freed heap back to the kernel).
+//! - `sys`: the one place with `unsafe` (handing freed heap back to the kernel; the
+//!   framebuffer's ioctls).
 //! - [`ics`]: the pure RFC 5545 engine (the workspace crate `crates/ics`): parse, time zones,
 //!   recurrence. Re-exported here so the rest of the crate says `crate::ics`.
 //! - [`config`]: layered configuration (defaults < TOML < `CALENDARBOT_*`) and validation.
@@ -29,6 +30,8 @@
 //! - `ops`: systemd notification (READY, WATCHDOG gated by a probe, STATUS) and logging.
 //! - [`service`]: assembly: build every part from a config and run until shutdown.
 //! - [`expand_cmd`]: `calendarbot expand`: the engine's output as JSON lines.
+//! - [`display`]: `calendarbot display`, the kiosk drawn on the framebuffer (no browser); a
+//!   second process that reads the server's API over loopback.
 //! - [`check_feed`]: `calendarbot check-feed`: one fetch as the service does it, a report of
 //!   what the engine makes of the feed, and a redacted export for bug reports.
 //!
@@ -49,6 +52,7 @@ pub mod check_feed;
 pub mod clock;
 pub mod config;
 mod demo;
+pub mod display;
 mod fault;
 pub mod fetch;
 pub use calendarbot_ics as ics;

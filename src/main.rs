@@ -29,6 +29,8 @@ enum Command {
     /// Fetch a feed once as the service would and report what the kiosk makes of it
     /// (exit 0 whole, 1 with problems, 2 usage, 3 fetch failed, 4 not a whole calendar).
     CheckFeed(calendarbot::check_feed::CheckFeedArgs),
+    /// Draw the kiosk on the framebuffer (or --snapshot one frame to PNG).
+    Display(calendarbot::display::DisplayArgs),
 }
 
 fn main() -> ExitCode {
@@ -41,6 +43,7 @@ fn main() -> ExitCode {
         Command::CheckFeed(args) => {
             return ExitCode::from(calendarbot::check_feed::run_check_feed(&args, config));
         }
+        Command::Display(args) => calendarbot::display::display_command(config, args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

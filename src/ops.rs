@@ -99,6 +99,23 @@ where
     }
 }
 
+/// Completes on SIGTERM or SIGINT.
+pub(crate) async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot listen for SIGTERM");
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: shutting down"),
+    }
+}
+
 /// The service-state key of the clean-shutdown marker: "1" after a graceful exit, "0" while
 /// running. Found at "0" on start, the previous run died (kill -9, OOM, power cut, watchdog).
 pub(crate) const CLEAN_SHUTDOWN_KEY: &str = "clean_shutdown";

@@ -175,23 +175,6 @@ pub async fn run(
     served
 }
 
-/// Completes on SIGTERM or SIGINT.
-pub async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot listen for SIGTERM");
-            let _ = tokio::signal::ctrl_c().await;
-            return;
-        }
-    };
-    tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
-        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: shutting down"),
-    }
-}
-
 /// `calendarbot serve` (the default): load the configuration, log, bind, run until a signal.
 pub fn serve_command(config_path: Option<&Path>) -> anyhow::Result<()> {
     let loaded = config::load(config_path)?;
@@ -214,7 +197,7 @@ pub fn serve_command(config_path: Option<&Path>) -> anyhow::Result<()> {
         let listener = TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {}:{}", config.web_host, config.web_port))?;
-        run(config, listener, shutdown_signal()).await
+        run(config, listener, crate::ops::shutdown_signal()).await
     })
 }
 

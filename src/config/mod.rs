@@ -12,6 +12,7 @@
 //! loading; unknown ones are reported as warnings. Values of text keys are taken verbatim (a
 //! token `12345` stays text); other values are parsed (numbers, booleans).
 
+pub mod display;
 mod env;
 mod error;
 mod optimization;
@@ -173,6 +174,8 @@ pub struct Config {
     pub server: ServerConfig,
     /// Optimisation layer.
     pub optimization: OptimizationConfig,
+    /// `calendarbot display`: the framebuffer kiosk ([`display::DisplayConfig`]).
+    pub display: display::DisplayConfig,
 }
 
 impl Default for Config {
@@ -192,6 +195,7 @@ impl Default for Config {
             window: WindowConfig::default(),
             server: ServerConfig::default(),
             optimization: OptimizationConfig::default(),
+            display: display::DisplayConfig::default(),
         }
     }
 }

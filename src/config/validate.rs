@@ -92,7 +92,8 @@ impl Config {
             return Err(invalid("data_dir", "\"\"", "expected a directory path"));
         }
         self.validate_sources()?;
-        self.validate_limits()
+        self.validate_limits()?;
+        self.display.validate()
     }
 
     fn validate_sources(&self) -> Result<(), ConfigError> {
