@@ -267,3 +267,32 @@ fn bad_file_values_name_their_key_and_hide_secrets() {
         "{err}"
     );
 }
+
+/// The smallest refresh interval: 10 s in the shipped build (SPEC §3), 1 s in test builds
+/// (feature `fault-injection`), so failure scenarios run in seconds. `ci/test.sh` runs the
+/// suite both ways, so each bound is tested in the build that has it.
+#[test]
+fn refresh_interval_floor_is_the_builds() {
+    let floor = if cfg!(feature = "fault-injection") {
+        1
+    } else {
+        10
+    };
+    let ok = run(
+        &["config"],
+        &[("CALENDARBOT_REFRESH_INTERVAL", &floor.to_string())],
+    );
+    assert!(ok.status.success(), "{floor} s refused: {}", stderr(&ok));
+    let below = (floor - 1).max(1).to_string();
+    if floor > 1 {
+        let out = run(&["config"], &[("CALENDARBOT_REFRESH_INTERVAL", &below)]);
+        assert!(!out.status.success(), "{below} s accepted");
+        assert!(
+            stderr(&out).contains(&format!(
+                "refresh_interval = {below}: expected a whole number of seconds {floor}-86400"
+            )),
+            "{}",
+            stderr(&out)
+        );
+    }
+}

@@ -13,6 +13,9 @@
 //!   `recovery_secs`, then returns to optimized (STATUS= and health say so); after a clean
 //!   stop the next start is optimized at once.
 //!
+//! The tests with injected faults need the feature `fault-injection`; the others run in the
+//! shipped build too.
+//!
 //! WATCHDOG_PID is left unset: sd-notify would only honour it if it equalled the child's pid,
 //! which the test cannot know before spawning.
 
@@ -102,6 +105,7 @@ fn env(n: &Notify, extra: &[(&'static str, &str)]) -> Vec<(&'static str, String)
 }
 
 /// A notify socket, a data directory and the binary started with `extra` environment.
+#[cfg(feature = "fault-injection")]
 fn started(extra: &[(&'static str, &str)]) -> (Notify, tempfile::TempDir, Binary) {
     let n = Notify::bind();
     let dir = tempfile::tempdir().unwrap();
@@ -144,6 +148,7 @@ fn ready_then_watchdog_at_half_the_period_then_stopping() {
     n.wait_for(Duration::from_secs(5), |m| m.contains("STOPPING=1"));
 }
 
+#[cfg(feature = "fault-injection")]
 #[test]
 fn stalled_optimised_path_switches_to_fallback_and_keeps_feeding_the_watchdog() {
     let (n, _dir, mut b) = started(&[("CALENDARBOT_FAULT", "stall-pipeline")]);
@@ -232,6 +237,7 @@ fn unclean_exit_starts_in_fallback_until_recovery() {
 }
 
 /// Under `fault` (due 3 s after the server starts): pings flow, then stop for good.
+#[cfg(feature = "fault-injection")]
 fn wedged_server_starves_the_watchdog(fault: &str) {
     let (n, _dir, mut b) = started(&[
         ("CALENDARBOT_FAULT", fault),
@@ -264,16 +270,19 @@ fn wedged_server_starves_the_watchdog(fault: &str) {
     b.kill();
 }
 
+#[cfg(feature = "fault-injection")]
 #[test]
 fn wedged_accept_loop_stops_the_watchdog() {
     wedged_server_starves_the_watchdog("wedge-accept");
 }
 
+#[cfg(feature = "fault-injection")]
 #[test]
 fn wedged_handlers_stop_the_watchdog() {
     wedged_server_starves_the_watchdog("wedge-handlers");
 }
 
+#[cfg(feature = "fault-injection")]
 #[test]
 fn clients_holding_every_slot_do_not_starve_the_probe() {
     // One request slot; from 3 s on, every client request holds it for 10 s (`hog-slots`).
