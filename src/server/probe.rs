@@ -171,6 +171,45 @@ mod tests {
         assert!(!h.is_probe(&h.token.as_bytes()[1..]));
     }
 
+    /// A listener that accepts and never answers; while the probe waits, `moves` runs.
+    async fn probe_a_mute_server(
+        moves: impl Fn(&Health) + Send + 'static,
+    ) -> Result<&'static str, String> {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((s, _)) = l.accept().await {
+                held.push(s);
+            }
+        });
+        let h = std::sync::Arc::new(Health::default());
+        let h2 = h.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            moves(&h2);
+        });
+        h.probe(addr, Duration::from_millis(300)).await
+    }
+
+    #[tokio::test]
+    async fn serving_others_counts_only_when_accepts_and_answers_both_move() {
+        let r = probe_a_mute_server(|_| {}).await;
+        assert!(r.unwrap_err().contains("no answer within 300 ms"));
+        // Accepting without answering (wedged handlers) is not serving.
+        let r = probe_a_mute_server(|h| h.note_accepted()).await;
+        assert!(r.is_err(), "{r:?}");
+        // Answering without accepting (a wedged accept loop, old connections) is not either.
+        let r = probe_a_mute_server(|h| h.note_answered()).await;
+        assert!(r.is_err(), "{r:?}");
+        let r = probe_a_mute_server(|h| {
+            h.note_accepted();
+            h.note_answered();
+        })
+        .await;
+        assert_eq!(r, Ok("busy but serving"));
+    }
+
     #[tokio::test]
     async fn nothing_listening_fails_the_probe() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
