@@ -317,12 +317,17 @@ pub(crate) struct TaskHealth {
     pub last_heartbeat_age_s: i64,
 }
 
+/// A kiosk page heartbeat older than this (three missed 30 s beats) says the display is not
+/// showing the page any more: `display_probe.last_probe_ok` turns false.
+pub(crate) const HEARTBEAT_STALE_SECS: i64 = 90;
+
 /// `display_probe` of /api/health: the kiosk page's heartbeat.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub(crate) struct DisplayProbe {
     /// Last heartbeat, RFC 3339 UTC; null before the first.
     pub last_render_probe_iso: Option<String>,
-    /// True once a heartbeat arrived; null before the first.
+    /// Whether the page is alive: the last heartbeat is at most [`HEARTBEAT_STALE_SECS`] old
+    /// (the page posts one every 30 s); null before the first.
     pub last_probe_ok: Option<bool>,
     /// Where the probe came from.
     pub last_probe_notes: Option<String>,
@@ -416,10 +421,17 @@ pub(crate) fn health(snap: &Snapshot, board: &StatusInner, p: &ProcessFacts) -> 
             .collect(),
         display_probe: DisplayProbe {
             last_render_probe_iso: board.last_heartbeat.map(iso_utc),
-            last_probe_ok: board.last_heartbeat.map(|_| true),
-            last_probe_notes: board
+            last_probe_ok: board
                 .last_heartbeat
-                .map(|_| "browser-heartbeat".to_string()),
+                .map(|at| age(at) <= HEARTBEAT_STALE_SECS),
+            last_probe_notes: board.last_heartbeat.map(|at| {
+                let a = age(at);
+                if a <= HEARTBEAT_STALE_SECS {
+                    "browser-heartbeat".to_string()
+                } else {
+                    format!("browser-heartbeat: none for {a} s")
+                }
+            }),
         },
         sources: board
             .sources

@@ -3,15 +3,18 @@
 //! Why it exists: under systemd (`Type=notify`, `WatchdogSec=`) the service must say when it is
 //! really ready (port bound, stored data loaded) and must keep proving that it still serves.
 //! A bare timer would ping the watchdog even when every request hangs, so the watchdog here
-//! only pings when a *probe* says the serving path answers in time; the probe is supplied by
-//! the caller (the request pipeline, see `pipeline::Pipeline::probe`). Logging goes to journald
+//! only pings when a *probe* says the serving path answers in time: a loopback request to the
+//! bound address, through the accept loop, hyper, the request slots and the handlers (see
+//! `server::probe`). Logging goes to journald
 //! with structured fields when the journal is there, and to readable stderr otherwise.
 //!
 //! Outside systemd (no `NOTIFY_SOCKET`) every notification is a no-op, so the same binary runs
 //! in a terminal, in tests and under systemd.
 
 use crate::app::App;
+use crate::server::probe::Health;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -156,21 +159,37 @@ pub(crate) fn end_run(app: &App) {
     }
 }
 
-/// The watchdog task, when systemd asked for one (`WATCHDOG_USEC`): every half period,
-/// a self-check through the serving path (what's next, through the pipeline, with its
-/// deadline) decides whether to feed the watchdog; a stalled optimised path switches the
-/// service to the plain path (which then answers, so the watchdog keeps being fed).
-pub(crate) fn watchdog(app: Arc<App>) -> Option<impl Future<Output = ()> + Send + 'static> {
+/// The watchdog task, when systemd asked for one (`WATCHDOG_USEC`). Every half period:
+/// 1. the self-check of the optimised parts (what's next through cache and coalescer, with
+///    the pipeline's deadline); a stalled or failing part switches the service to the plain
+///    path, which keeps answering;
+/// 2. the probe of the real serving path ([`crate::server::probe`]): `GET /api/whats-next`
+///    over loopback to `bound` within half the ping period (at most 5 s). Only if it
+///    passes is `WATCHDOG=1` sent, so a wedged accept loop or wedged handlers get the service
+///    restarted by systemd.
+pub(crate) fn watchdog(
+    app: Arc<App>,
+    health: Arc<Health>,
+    bound: SocketAddr,
+) -> Option<impl Future<Output = ()> + Send + 'static> {
     let period = watchdog_period()?;
-    tracing::info!(period_ms = period.as_millis() as u64, "watchdog enabled");
+    let deadline = (period / 2).min(Duration::from_secs(5));
+    tracing::info!(
+        period_ms = period.as_millis() as u64,
+        probe_deadline_ms = deadline.as_millis() as u64,
+        "watchdog enabled"
+    );
     Some(watchdog_loop(period, move || {
-        let app = app.clone();
+        let (app, health) = (app.clone(), health.clone());
         async move {
             let snap = app.snapshot();
             let now = app.clock.now();
-            match crate::server::reads::self_check(&app.pipeline, &snap, now, app.default_tz).await
-            {
-                Ok(status) => Probe::Healthy(status),
+            // A failure here has switched the service to the plain path (and said so): the
+            // probe below then finds out whether the plain path serves.
+            let _ =
+                crate::server::reads::self_check(&app.pipeline, &snap, now, app.default_tz).await;
+            match health.probe(bound, deadline).await {
+                Ok(_) => Probe::Healthy(app.pipeline.status_line()),
                 Err(why) => Probe::Stalled(why),
             }
         }

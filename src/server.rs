@@ -11,10 +11,12 @@
 //! - [`limits`]: connection tracking and eviction, first-head pre-read, body cap.
 //! - [`routes`]: the route table and the handlers (plain functions of the request).
 //! - [`page`]: the embedded kiosk page.
+//! - [`probe`]: the watchdog's loopback request, its reserved slot and the serving counters.
 
 pub mod limits;
 mod metrics;
 pub mod page;
+pub mod probe;
 pub mod reads;
 pub mod response;
 pub mod routes;
@@ -49,6 +51,8 @@ pub struct ServeOptions {
     /// Open connections at most (idle ones are evicted, longest-idle first, to stay under).
     /// Default: 8 × `max_connections`, at least 64.
     pub max_open_connections: usize,
+    /// The watchdog probe's token, reserved slot and the serving counters (see [`probe`]).
+    pub health: Arc<probe::Health>,
 }
 
 impl ServeOptions {
@@ -57,6 +61,7 @@ impl ServeOptions {
         ServeOptions {
             max_open_connections: server.max_connections.saturating_mul(8).max(64),
             server: server.clone(),
+            health: Arc::default(),
         }
     }
 }
@@ -103,13 +108,15 @@ pub async fn serve_with(
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "serving");
     }
+    crate::fault::arm();
     loop {
         let accepted = tokio::select! {
             () = &mut shutdown => break,
-            r = listener.accept() => r,
+            r = accept(&listener) => r,
         };
         match accepted {
             Ok((stream, _peer)) => {
+                shared.opts.health.note_accepted();
                 let Some(guard) = shared.tracker.register() else {
                     shed(&shared, stream);
                     continue;
@@ -142,6 +149,17 @@ pub async fn serve_with(
         tracing::warn!("grace period over; closing remaining connections");
     }
     Ok(())
+}
+
+/// The next connection from `listener`. Under the `wedge-accept` fault (once it is due) the
+/// loop takes one more connection and then never returns, as a wedged accept loop would.
+async fn accept(listener: &TcpListener) -> std::io::Result<(TcpStream, std::net::SocketAddr)> {
+    let r = listener.accept().await;
+    if crate::fault::due(crate::fault::Fault::WedgeAccept) {
+        tracing::warn!("fault wedge-accept: the accept loop hangs");
+        std::future::pending::<()>().await;
+    }
+    r
 }
 
 /// Answer a connection we have no room for with a canned 503 (or just close it when even the
@@ -212,8 +230,23 @@ async fn connection(
     drop(guard);
 }
 
-/// One request: read the body (bounded), wait for a handler permit, route.
+/// One request: [`answer`] it, and count it as answered for the watchdog's probe.
 async fn handle(
+    shared: &Shared,
+    slot: &Arc<limits::ConnSlot>,
+    req: Request<Incoming>,
+) -> response::Resp {
+    if crate::fault::due(crate::fault::Fault::WedgeHandlers) {
+        std::future::pending::<()>().await;
+    }
+    let r = answer(shared, slot, req).await;
+    shared.opts.health.note_answered();
+    r
+}
+
+/// Read the body (bounded), wait for a handler permit (the probe's own when the request
+/// carries the probe token), route.
+async fn answer(
     shared: &Shared,
     slot: &Arc<limits::ConnSlot>,
     req: Request<Incoming>,
@@ -248,9 +281,22 @@ async fn handle(
         }
     };
     let _busy = shared.tracker.busy(slot);
-    let _permit = match tokio::time::timeout(PERMIT_WAIT, shared.permits.acquire()).await {
+    let health = &shared.opts.health;
+    let is_probe = parts
+        .headers
+        .get(probe::PROBE_HEADER)
+        .is_some_and(|v| health.is_probe(v.as_bytes()));
+    let permits = if is_probe {
+        &health.reserved
+    } else {
+        &shared.permits
+    };
+    let _permit = match tokio::time::timeout(PERMIT_WAIT, permits.acquire()).await {
         Ok(Ok(p)) => p,
         _ => return response::error(StatusCode::SERVICE_UNAVAILABLE, "server busy"),
     };
+    if !is_probe && crate::fault::due(crate::fault::Fault::HogSlots) {
+        tokio::time::sleep(Duration::from_secs(10)).await;
+    }
     routes::route(&shared.app, Request::from_parts(parts, body)).await
 }

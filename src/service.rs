@@ -159,12 +159,16 @@ pub async fn run(
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "listening");
     }
-    // Port bound (by the caller) and stored data loaded: tell systemd, start the watchdog.
+    // Port bound (by the caller) and stored data loaded: tell systemd, start the watchdog,
+    // which probes this server over loopback.
+    let opts = crate::server::ServeOptions::from_config(&config.server);
     crate::ops::ready(&app.pipeline.status_line());
-    if let Some(watchdog) = crate::ops::watchdog(app.clone()) {
+    if let Ok(bound) = listener.local_addr()
+        && let Some(watchdog) = crate::ops::watchdog(app.clone(), opts.health.clone(), bound)
+    {
         tasks.spawn(watchdog);
     }
-    let served = crate::server::serve(listener, app.clone(), shutdown).await;
+    let served = crate::server::serve_with(listener, app.clone(), shutdown, opts).await;
     crate::ops::stopping();
     tasks.shutdown().await;
     {

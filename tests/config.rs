@@ -41,7 +41,7 @@ response_cache = false
 [[sources]]
 name = "work"
 url = "https://user:hunter2@calendar.example.com/private-abc123/basic.ics?token=qq"
-auth = { type = "basic", username = "me", password = "pw-secret" }
+auth = { type = "basic", username = "user-secret", password = "pw-secret" }
 headers = { "X-Api-Key" = "key-secret", "Accept-Language" = "de" }
 
 [[sources]]
@@ -104,8 +104,10 @@ fn config_prints_layers_and_redacts_secrets() {
         "private-abc123",
         "token=qq",
         "pw-secret",
+        "user-secret",
         "key-secret",
         "bearer-secret",
+        "\"de\"",
     ] {
         assert!(!text.contains(secret), "{secret} printed:\n{text}");
         assert!(!stderr(&out).contains(secret));
@@ -114,7 +116,9 @@ fn config_prints_layers_and_redacts_secrets() {
         text.contains("https://calendar.example.com/<redacted>"),
         "{text}"
     );
-    assert!(text.contains("Accept-Language = \"de\""), "{text}");
+    // Every header value is hidden, whatever its name; the names stay.
+    assert!(text.contains("Accept-Language = \"<redacted>\""), "{text}");
+    assert!(text.contains("X-Api-Key = \"<redacted>\""), "{text}");
 }
 
 #[test]
@@ -239,7 +243,7 @@ fn bad_file_values_name_their_key_and_hide_secrets() {
         ),
         (
             "[[sources]]\nname = \"a\"\nurl = \"https://x.example/a.ics\"\nauth = { type = \"digest\", password = \"pw-secret\" }\n",
-            "invalid configuration: sources.0.auth.type = \"digest\": expected one of: basic, bearer",
+            "invalid configuration: sources.0.auth.type = <redacted>: expected one of: basic, bearer",
         ),
         (
             "web_port = [1]\n",
@@ -266,4 +270,87 @@ fn bad_file_values_name_their_key_and_hide_secrets() {
         err.starts_with(&format!("invalid configuration: file {}", path.display())),
         "{err}"
     );
+}
+
+/// The smallest refresh interval: 10 s in the shipped build (SPEC §3), 1 s in test builds
+/// (feature `fault-injection`), so failure scenarios run in seconds. `ci/test.sh` runs the
+/// suite both ways, so each bound is tested in the build that has it.
+#[test]
+fn refresh_interval_floor_is_the_builds() {
+    let floor = if cfg!(feature = "fault-injection") {
+        1
+    } else {
+        10
+    };
+    let ok = run(
+        &["config"],
+        &[("CALENDARBOT_REFRESH_INTERVAL", &floor.to_string())],
+    );
+    assert!(ok.status.success(), "{floor} s refused: {}", stderr(&ok));
+    let below = (floor - 1).max(1).to_string();
+    if floor > 1 {
+        let out = run(&["config"], &[("CALENDARBOT_REFRESH_INTERVAL", &below)]);
+        assert!(!out.status.success(), "{below} s accepted");
+        assert!(
+            stderr(&out).contains(&format!(
+                "refresh_interval = {below}: expected a whole number of seconds {floor}-86400"
+            )),
+            "{}",
+            stderr(&out)
+        );
+    }
+}
+
+/// Every key that can carry a secret, given a wrong value that contains one: the error names
+/// the key and shows `<redacted>`, never the value.
+#[test]
+fn errors_never_show_a_secret_bearing_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = "[[sources]]\nname = \"a\"\nurl = \"https://x.example/a.ics\"\n";
+    let cases: &[(&str, &str)] = &[
+        ("alexa_bearer_token = [\"s-1\"]\n", "alexa_bearer_token"),
+        ("auth = \"Bearer s-2\"\n", "sources.0.auth"),
+        ("auth = { type = \"Bearer s-3\" }\n", "sources.0.auth.type"),
+        (
+            "auth = { type = \"basic\", username = [\"s-4\"], password = \"p\" }\n",
+            // The tagged enum reports the table, not the field.
+            "sources.0.auth",
+        ),
+        (
+            "auth = { type = \"basic\", username = \"u\", password = { x = \"s-5\" } }\n",
+            "sources.0.auth",
+        ),
+        (
+            "auth = { type = \"bearer\", token = [\"s-6\"] }\n",
+            "sources.0.auth",
+        ),
+        ("headers = \"Cookie: s-7\"\n", "sources.0.headers"),
+        (
+            "headers = { Cookie = [\"s-8\"] }\n",
+            "sources.0.headers.Cookie",
+        ),
+        (
+            "headers = { Accept = \"s-9\\u007f\" }\n",
+            "sources.0.headers.Accept",
+        ),
+    ];
+    for (i, (extra, key)) in cases.iter().enumerate() {
+        let text = if key.starts_with("sources") {
+            format!("{source}{extra}")
+        } else {
+            extra.to_string()
+        };
+        let path = dir.path().join(format!("secret{i}.toml"));
+        std::fs::write(&path, &text).unwrap();
+        let out = run(&["--config", path.to_str().unwrap(), "config"], &[]);
+        assert!(!out.status.success(), "case {i} accepted:\n{text}");
+        let err = stderr(&out);
+        let secret = format!("s-{}", i + 1);
+        assert!(!err.contains(&secret), "case {i}: {secret} shown: {err}");
+        assert!(
+            err.contains(&format!("invalid configuration: {key} = <redacted>")),
+            "case {i}: {err}"
+        );
+        assert!(!stdout(&out).contains(&secret));
+    }
 }

@@ -126,9 +126,11 @@ const FOCUS: [&str; 5] = [
     "planning time",
 ];
 
+/// The product's rule (`answers::is_lunch`): a subject that mentions lunch and is at most 10
+/// characters long once trimmed ("Lunch", "Team lunch"); "Lunch Meeting" is a meeting.
 fn is_lunch(subject: &str) -> bool {
-    let s = subject.to_lowercase();
-    s.contains("lunch") && s.split_whitespace().count() <= 4
+    let s = subject.trim().to_lowercase();
+    s.contains("lunch") && s.chars().count() <= 10
 }
 
 /// SPEC §6's choice of the next meeting.

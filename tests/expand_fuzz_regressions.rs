@@ -1,8 +1,12 @@
 //! Replays every input in tests/fixtures/fuzz-regressions through the real `calendarbot expand`
-//! (inputs the fuzzer crashed or hung on, plus hand-made hostile seeds). Checks, for each one:
-//! the process finishes (no panic, no hang: a generous time bound), exits 0 or 2 with nothing
-//! on stdout for 2, and a 0 result is sane — valid JSON lines with the SPEC fields, sorted by
-//! start, inside the window, ends not before starts.
+//! (inputs the fuzzer crashed or hung on, plus hand-made hostile seeds). Every kept input has
+//! its expectation in [`EXPECTED`] (a new file without one fails the test). Checks, for each:
+//! - the exit code and the number of occurrences it is expected to give, and the warning it is
+//!   expected to print (or an empty stderr);
+//! - the time: 2 s, or 5 s for the inputs that run into the recurrence step cap (measured at
+//!   about 1 s in a debug build), so a lost cap or a slow path shows;
+//! - a 0 result is sane: valid JSON lines with the SPEC fields, sorted by start, inside the
+//!   window, ends not before starts; a 2 prints nothing on stdout.
 
 use std::path::Path;
 use std::process::Command;
@@ -25,6 +29,40 @@ fn instant(v: &serde_json::Value, field: &str, all_day: bool) -> DateTime<Utc> {
     }
 }
 
+/// Per input: exit code, occurrences printed, a piece of its stderr ("": stderr is empty),
+/// and whether it runs into the recurrence step cap (which allows it more time).
+const EXPECTED: &[(&str, i32, usize, &str, bool)] = &[
+    ("bad-vtimezone.ics", 0, 2, "", false),
+    ("byday-multibyte-weekday.ics", 0, 4, "invalid RRULE", false),
+    (
+        "count-walks-from-year-1.ics",
+        0,
+        0,
+        "rule stopped after",
+        true,
+    ),
+    ("extreme-durations.ics", 0, 24, "", false),
+    (
+        "fuzz-slow-secondly-from-1900.ics",
+        0,
+        0,
+        "rule stopped after",
+        true,
+    ),
+    (
+        "fuzz-timeout-ca7d1bab.ics",
+        0,
+        0,
+        "rule stopped after",
+        true,
+    ),
+    ("huge-count-and-interval.ics", 0, 1, "", false),
+    ("nul-and-garbage.ics", 0, 0, "malformed line", false),
+    ("override-chaos.ics", 0, 5, "", false),
+    ("truncated-mid-event.ics", 0, 22, "truncated", false),
+    ("weird-rules.ics", 0, 3, "", false),
+];
+
 #[test]
 fn every_fuzz_regression_expands_sanely() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fuzz-regressions");
@@ -34,7 +72,11 @@ fn every_fuzz_regression_expands_sanely() {
         .filter(|p| p.is_file())
         .collect();
     files.sort();
-    assert!(!files.is_empty());
+    assert_eq!(
+        files.len(),
+        EXPECTED.len(),
+        "every kept input has an expectation"
+    );
     let from: DateTime<Utc> = "2026-03-01T00:00:00Z".parse().unwrap();
     let to: DateTime<Utc> = "2026-04-01T00:00:00Z".parse().unwrap();
     for f in &files {
@@ -46,19 +88,30 @@ fn every_fuzz_regression_expands_sanely() {
             .env("CALENDARBOT_DEFAULT_TIMEZONE", "UTC")
             .output()
             .unwrap();
+        let took = t.elapsed();
         let name = f.file_name().unwrap().to_string_lossy();
-        assert!(t.elapsed() < Duration::from_secs(60), "{name}: too slow");
-        match out.status.code() {
-            Some(0) => {}
-            Some(2) => {
-                assert!(out.stdout.is_empty(), "{name}");
-                continue;
-            }
-            other => panic!(
-                "{name}: exit {other:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            ),
+        let Some(&(_, code, count, warning, capped)) = EXPECTED.iter().find(|(n, ..)| *n == name)
+        else {
+            panic!("{name}: no expectation in EXPECTED; add one");
+        };
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let limit = Duration::from_secs(if capped { 5 } else { 2 });
+        assert!(took < limit, "{name}: took {took:?} (allowed {limit:?})");
+        assert_eq!(out.status.code(), Some(code), "{name}: {stderr}");
+        if warning.is_empty() {
+            assert!(stderr.is_empty(), "{name}: unexpected stderr {stderr:?}");
+        } else {
+            assert!(stderr.contains(warning), "{name}: stderr {stderr:?}");
         }
+        if code == 2 {
+            assert!(out.stdout.is_empty(), "{name}");
+            continue;
+        }
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).lines().count(),
+            count,
+            "{name}: occurrences"
+        );
         let text = String::from_utf8(out.stdout).unwrap();
         let mut last = None;
         for line in text.lines() {

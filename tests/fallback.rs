@@ -4,9 +4,15 @@
 //!   read is a cache hit), mode is "optimized", and every read answer is byte-identical to
 //!   the plain path's (the layer switched off by `CALENDARBOT_OPTIMIZATION__ENABLED=false`);
 //! - with each fault (stall-pipeline, fail-cache, fail-db-pool, fail-batch) every request —
-//!   whats-next, events, done-for-day, heartbeat, skip — succeeds (100 %), with the plain
-//!   path's exact answer, within the deadline plus a margin;
-//! - the header names the path and the reason, `/api/status/optimization` reports mode
+//!   whats-next, events, done-for-day, heartbeat, skip — succeeds (100 %: every answer is
+//!   counted, and the count must be the number sent), with the plain path's exact answer,
+//!   within the deadline plus 300 ms;
+//! - the path header of every read is the one the fault calls for: `stall-pipeline` gives
+//!   `plain; reason=optimized path missed its 100 ms deadline` once, then `plain;
+//!   reason=read_path switched off after failures`; `fail-cache` gives `plain;
+//!   reason=response_cache failed: injected fault: fail-cache` once, then the coalescer alone
+//!   (`optimized; cache=miss`); `fail-db-pool` and `fail-batch` break writes only, so reads
+//!   stay optimised (`optimized; cache=miss`, then hits); `/api/status/optimization` reports mode
 //!   "fallback" with a reason naming the failed part, `/api/health` says `mode: "fallback"`,
 //!   and `/metrics` counts the plain-path requests;
 //! - a skip taken under a fault is durable: it is still in force after a restart.
@@ -20,8 +26,9 @@ use support::{Binary, client};
 
 const NOW: &str = "2025-11-05T15:00:00Z";
 const DEADLINE_MS: u64 = 100;
-/// Slack on top of the deadline for a debug build on a loaded 2-core machine.
-const MARGIN: Duration = Duration::from_millis(1_500);
+/// Slack on top of the deadline for a debug build on a loaded 2-core machine (reads measured
+/// at 5–110 ms under the faults, heartbeats at 5–65 ms).
+const MARGIN: Duration = Duration::from_millis(300);
 
 const READS: [&str; 3] = [
     "/api/whats-next",
@@ -166,6 +173,18 @@ fn optimised_path_serves_and_matches_the_plain_path() {
     b.stop();
 }
 
+/// The path header every read gets under `fault` in `round` (0 = the first read of a route).
+fn read_header(fault: &str, round: usize) -> &'static str {
+    match (fault, round) {
+        ("stall-pipeline", 0) => "plain; reason=optimized path missed its 100 ms deadline",
+        ("stall-pipeline", _) => "plain; reason=read_path switched off after failures",
+        ("fail-cache", 0) => "plain; reason=response_cache failed: injected fault: fail-cache",
+        ("fail-cache", _) => "optimized; cache=miss",
+        (_, 0) => "optimized; cache=miss",
+        _ => "optimized; cache=hit",
+    }
+}
+
 #[test]
 fn every_fault_is_invisible_to_clients_and_reported() {
     let want = reference();
@@ -179,25 +198,24 @@ fn every_fault_is_invisible_to_clients_and_reported() {
         let dir = tempfile::tempdir().unwrap();
         let mut b = Binary::start(dir.path(), &env(&[("CALENDARBOT_FAULT", fault)]));
         let mut answered = 0;
-        for _ in 0..5 {
+        let mut wrong = Vec::new();
+        for round in 0..5 {
             for (path, want) in READS.iter().zip(&want) {
                 let (status, header, body) = get(&b, path);
-                assert_eq!(status, 200, "{fault} {path}: {body}");
-                assert_eq!(&body, want, "{fault} {path}");
-                assert!(!header.is_empty(), "{fault} {path}: no path header");
-                answered += 1;
+                if status == 200 && &body == want {
+                    answered += 1;
+                } else {
+                    wrong.push(format!("{path}: {status} {body}"));
+                }
+                let expected = read_header(fault, round);
+                assert_eq!(header, expected, "{fault} {path} round {round}");
             }
             let (status, v) = post(&b, "/api/browser-heartbeat", "");
-            assert_eq!(
-                (status, v["status"].as_str()),
-                (200, Some("ok")),
-                "{fault}: {v}"
-            );
-            answered += 1;
-        }
-        if fault == "stall-pipeline" {
-            let (_, header, _) = get(&b, READS[0]);
-            assert!(header.starts_with("plain; reason="), "{fault}: {header}");
+            if (status, v["status"].as_str()) == (200, Some("ok")) {
+                answered += 1;
+            } else {
+                wrong.push(format!("heartbeat: {status} {v}"));
+            }
         }
         // A skip under the fault: answered, and the next meeting moves on.
         let (status, v) = post(
@@ -205,15 +223,22 @@ fn every_fault_is_invisible_to_clients_and_reported() {
             "/api/skip",
             r#"{"meeting_id":"standup_20251105T160000"}"#,
         );
-        assert_eq!(status, 200, "{fault}: {v}");
-        assert!(v["skipped_until"].is_string(), "{fault}: {v}");
+        if status == 200 && v["skipped_until"].is_string() {
+            answered += 1;
+        } else {
+            wrong.push(format!("skip: {status} {v}"));
+        }
         let (_, _, body) = get(&b, READS[0]);
-        assert!(
-            body.contains("\"meeting_id\":\"review\""),
-            "{fault}: {body}"
+        if body.contains("\"meeting_id\":\"review\"") {
+            answered += 1;
+        } else {
+            wrong.push(format!("whats-next after the skip: {body}"));
+        }
+        assert_eq!(
+            answered,
+            5 * 4 + 2,
+            "{fault}: not 100 % answered: {wrong:?}"
         );
-        answered += 2;
-        assert_eq!(answered, 5 * 4 + 2, "{fault}: 100 % answered");
 
         let st = json(&b, "/api/status/optimization");
         assert_eq!(st["mode"], "fallback", "{fault}: {st}");

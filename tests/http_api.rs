@@ -238,7 +238,7 @@ fn page_is_served() {
             .starts_with("text/html")
     );
     let body = r.text().unwrap();
-    assert!(body.contains(r#"<meta name="calendarbot-ready" content="1">"#));
+    assert!(body.contains(r#"<meta name="calendarbot-ready" content="0">"#));
     assert!(body.contains("STARTS IN"));
 }
 

@@ -1,13 +1,18 @@
 //! The kiosk page in a real browser: headless Chromium at 480×800 against the real binary.
-//! - the page is ready (`calendarbot-ready` meta) and shows the next meeting's subject, its
-//!   time range in local time (24 h) and location;
+//! - the page is ready (the `calendarbot-ready` meta, "0" as served, set to "1" by the script
+//!   once data is on screen) and shows the next meeting's subject, its time range in local
+//!   time (24 h) and location; `body[data-state]` is set by the script;
 //! - the "STARTS IN" countdown ticks from the page's own clock between polls: with the server's
 //!   time fixed (CALENDARBOT_TEST_TIME) its seconds_until_start never changes, yet DOM dumps
 //!   taken 1.5 s and 4.5 s (virtual time) after load differ by about 3 seconds;
-//! - "No meetings scheduled" shows when nothing is ahead;
+//! - "No meetings scheduled" shows when nothing is ahead (the status line, set by the script
+//!   from the server's answer; the card and countdown hidden);
 //! - when the server is stopped (SIGTERM) after the page has loaded, the next poll fails and
 //!   the page shows its "Reconnecting" banner while keeping the last meeting (dimmed);
-//! - screenshots of each state are saved under target/screenshots/ for a human to look at.
+//! - the screenshots (saved under target/screenshots/) are checked pixel by pixel: every pixel
+//!   is grey (the kiosk's display is greyscale); with a meeting the page has black in it (the
+//!   card's border); while reconnecting a black banner sits on top and everything between it
+//!   and the footer is dimmed (no pixel darker than 120).
 //!
 //! Chromium is required: when it is missing the test fails (CI installs it in .ci/run).
 
@@ -121,6 +126,93 @@ fn countdown_secs(text: &str) -> i64 {
         .fold(0, |acc, p| acc * 60 + p.trim().parse::<i64>().unwrap())
 }
 
+/// A screenshot's pixels as (r, g, b), row by row.
+struct Shot {
+    width: usize,
+    px: Vec<[u8; 3]>,
+}
+
+impl Shot {
+    fn load(path: &Path) -> Shot {
+        let decoder =
+            png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).unwrap()));
+        let mut reader = decoder.read_info().unwrap();
+        let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+        let info = reader.next_frame(&mut buf).unwrap();
+        let channels = match info.color_type {
+            png::ColorType::Rgb => 3,
+            png::ColorType::Rgba => 4,
+            other => panic!("unexpected screenshot colour type {other:?}"),
+        };
+        assert_eq!(info.bit_depth, png::BitDepth::Eight);
+        let px = buf[..info.buffer_size()]
+            .chunks(channels)
+            .map(|c| [c[0], c[1], c[2]])
+            .collect();
+        Shot {
+            width: info.width as usize,
+            px,
+        }
+    }
+
+    fn row(&self, y: usize) -> &[[u8; 3]] {
+        &self.px[y * self.width..(y + 1) * self.width]
+    }
+
+    fn height(&self) -> usize {
+        self.px.len() / self.width
+    }
+
+    /// Every pixel grey (channels within 2 of each other), or the first that is not.
+    fn first_colour(&self) -> Option<(usize, usize, [u8; 3])> {
+        self.px.iter().enumerate().find_map(|(i, p)| {
+            let spread = p.iter().max().unwrap() - p.iter().min().unwrap();
+            (spread > 2).then_some((i % self.width, i / self.width, *p))
+        })
+    }
+
+    /// The first row below the banner: the rows at the top whose left edge is black.
+    fn banner_end(&self) -> usize {
+        (0..self.height())
+            .find(|&y| self.row(y)[2][0] > 10)
+            .unwrap_or(0)
+    }
+
+    /// The footer's top border: the first row at or after `from` of one non-white colour
+    /// across the whole width.
+    fn footer_top(&self, from: usize) -> usize {
+        (from..self.height())
+            .find(|&y| {
+                let r = self.row(y);
+                r[0][0] < 250 && r.iter().all(|p| p == &r[0])
+            })
+            .expect("no footer border in the screenshot")
+    }
+
+    /// The darkest grey level in rows `[from, to)`.
+    fn darkest(&self, from: usize, to: usize) -> u8 {
+        (from..to)
+            .flat_map(|y| self.row(y).iter().map(|p| p[0]))
+            .min()
+            .unwrap()
+    }
+}
+
+/// Check a screenshot is greyscale; return it.
+fn greyscale(path: &Path) -> Shot {
+    let shot = Shot::load(path);
+    assert_eq!(
+        (shot.width, shot.height()),
+        (480, 800),
+        "{}",
+        path.display()
+    );
+    if let Some((x, y, p)) = shot.first_colour() {
+        panic!("{}: pixel ({x}, {y}) is not grey: {p:?}", path.display());
+    }
+    shot
+}
+
 fn feed() -> String {
     let p =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/calendarbot/single-meeting.ics");
@@ -148,11 +240,12 @@ fn meeting_card_and_local_countdown() {
     let early = browse(&url, 1500, Some(&shot));
     let late = browse(&url, 4500, None);
     assert!(early.contains(r#"<meta name="calendarbot-ready" content="1">"#));
+    assert!(early.contains(r#"data-state="meeting""#));
     assert_eq!(text_of(&early, "subject"), "Team Standup");
     // 16:00Z–17:00Z is 08:00–09:00 in Los Angeles.
     let time = text_of(&early, "time");
     assert!(time.contains("08:00") && time.contains("09:00"), "{time}");
-    assert!(early.contains("STARTS IN"));
+    assert!(!is_hidden(&early, "countdown-box"));
     assert!(!is_hidden(&early, "card") && is_hidden(&early, "empty"));
     assert!(is_hidden(&early, "banner"));
     assert_eq!(text_of(&early, "status"), "Starting within the hour");
@@ -164,6 +257,15 @@ fn meeting_card_and_local_countdown() {
         (2..=4).contains(&(sa - sb)),
         "{a} then {b}: the countdown must tick locally"
     );
+    // Pixels: grey everywhere, no banner, and the card's black border undimmed.
+    let px = greyscale(&shot);
+    assert_eq!(px.banner_end(), 0, "a banner while online");
+    let main_end = px.footer_top(0);
+    let dark = px.darkest(0, main_end);
+    assert!(
+        dark <= 40,
+        "darkest pixel above the footer is {dark}: card dimmed?"
+    );
 }
 
 #[test]
@@ -173,8 +275,11 @@ fn no_meetings_state() {
     let dom = browse(&bin.url("/"), 1500, Some(&shot));
     assert!(!is_hidden(&dom, "empty"), "empty state hidden");
     assert!(is_hidden(&dom, "card"));
+    assert!(is_hidden(&dom, "countdown-box"));
     assert_eq!(text_of(&dom, "status"), "No meetings scheduled");
-    assert!(dom.contains("No meetings scheduled"));
+    assert!(dom.contains(r#"<meta name="calendarbot-ready" content="1">"#));
+    assert!(dom.contains(r#"data-state="empty""#));
+    greyscale(&shot);
 }
 
 /// A pass-through in front of the binary, so the browser's virtual time can be held still at
@@ -310,4 +415,17 @@ fn reconnecting_when_the_server_stops() {
     assert!(dom.contains(r#"data-state="reconnecting""#));
     // The last meeting stays on screen (dimmed) while reconnecting.
     assert_eq!(text_of(&dom, "subject"), "Team Standup");
+    assert!(!is_hidden(&dom, "card"));
+    // Pixels: grey; a black banner on top; below it, down to the footer, all dimmed.
+    let px = greyscale(&shot);
+    let banner = px.banner_end();
+    assert!(banner >= 40, "banner {banner} px tall");
+    let main_end = px.footer_top(banner);
+    let dark = px.darkest(banner, main_end);
+    println!("reconnecting: banner {banner} px, darkest pixel above the footer {dark}");
+    assert!(
+        dark >= 120,
+        "darkest pixel between banner and footer is {dark}: card not dimmed"
+    );
+    assert!(main_end - banner > 400, "main area {banner}..{main_end}");
 }

@@ -5,7 +5,11 @@
 //!   attackers are shed (evicted or timed out) and the server keeps answering afterwards;
 //! - a request head over `server.max_header_bytes` gets 431 with a JSON error;
 //! - a body over `server.max_body_bytes` gets 413 with a JSON error, whether it is sent or
-//!   only announced by Content-Length.
+//!   only announced by Content-Length;
+//! - a body that stops arriving gets 408 once `server.header_read_timeout_ms` has passed;
+//! - with `max_connections = 1` and the slot held (fault `hog-slots`, feature
+//!   `fault-injection`): a request waits 5 s for a slot, then gets 503 "server busy"; with
+//!   all 64 open connections busy, one more gets the canned 503 at once.
 
 mod support;
 
@@ -231,4 +235,74 @@ fn oversized_body_is_413_json() {
         .send()
         .unwrap();
     assert_eq!(r.status(), 200);
+}
+
+#[test]
+fn body_that_stops_arriving_is_408() {
+    let (b, _dir) = demo_binary(&[(
+        "CALENDARBOT_SERVER__HEADER_READ_TIMEOUT_MS",
+        "500".to_string(),
+    )]);
+    let started = Instant::now();
+    let (status, body) = raw(
+        b.addr,
+        b"POST /api/skip HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\n\
+          content-length: 100\r\n\r\n{\"meeting_id\":",
+    );
+    let took = started.elapsed();
+    assert_eq!(status, 408, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert!(v["error"].is_string(), "{body}");
+    assert!(
+        (Duration::from_millis(450)..Duration::from_millis(2_000)).contains(&took),
+        "408 after {took:?}, not after the 500 ms timeout"
+    );
+}
+
+/// One `GET /api/health` with `Connection: close`: (status, body, how long it took).
+#[cfg(feature = "fault-injection")]
+fn timed_get(addr: SocketAddr) -> (u16, String, Duration) {
+    let started = Instant::now();
+    let (status, body) = raw(
+        addr,
+        b"GET /api/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    (status, body, started.elapsed())
+}
+
+#[cfg(feature = "fault-injection")]
+#[test]
+fn busy_slot_means_503_after_5_s_and_a_full_server_sheds_at_once() {
+    // One request slot; from 2 s on, every request holds it for 10 s.
+    let (b, _dir) = demo_binary(&[
+        ("CALENDARBOT_SERVER__MAX_CONNECTIONS", "1".to_string()),
+        ("CALENDARBOT_FAULT", "hog-slots".to_string()),
+        ("CALENDARBOT_FAULT_AFTER_MS", "2000".to_string()),
+    ]);
+    std::thread::sleep(Duration::from_millis(2_200));
+    let addr = b.addr;
+    // 64 requests (the open-connection cap for max_connections = 1): one holds the slot,
+    // 63 wait for it; every connection is busy, none can be evicted.
+    let waiting: Vec<_> = (0..64)
+        .map(|_| std::thread::spawn(move || timed_get(addr)))
+        .collect();
+    std::thread::sleep(Duration::from_millis(1_500));
+    let (status, body, took) = timed_get(addr);
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("server busy"), "{body}");
+    assert!(
+        took < Duration::from_millis(1_000),
+        "canned 503 took {took:?}"
+    );
+    let results: Vec<_> = waiting.into_iter().map(|h| h.join().unwrap()).collect();
+    let busy: Vec<_> = results.iter().filter(|(s, _, _)| *s == 503).collect();
+    assert_eq!(busy.len(), 63, "{results:?}");
+    for (_, body, took) in busy {
+        assert!(body.contains("server busy"), "{body}");
+        assert!(
+            (Duration::from_millis(4_900)..Duration::from_millis(6_500)).contains(took),
+            "503 after {took:?}, not after the 5 s slot wait"
+        );
+    }
+    assert_eq!(results.iter().filter(|(s, _, _)| *s == 200).count(), 1);
 }

@@ -8,8 +8,9 @@
 //! - a complete HTTP response whose calendar is cut short (no END:VCALENDAR, or a VEVENT
 //!   still open at the end) is a failed fetch too, named `truncated feed` with the line where
 //!   the open component began; once the feed is whole again the source recovers;
-//! - (60 MB) the process's peak RSS (VmHWM) stays under 64 MB: the cap is enforced while
-//!   streaming, the body is never buffered past it;
+//! - (60 MB, over the 50 MB cap) the process's peak RSS (VmHWM) grows by at most 10 MB over
+//!   its peak before the bad bodies: refused before reading when declared, and when streamed
+//!   kept in memory only up to 4 MB, then spooled to a file until the cap stops it;
 //! - with CALENDARBOT_TEST_TIME fixing "now", staleness still follows real elapsed time.
 //!
 //! Needs the `fault-injection` feature: it allows a 1-second refresh interval.
@@ -53,6 +54,17 @@ fn scenario(
     expected_error: &str,
     extra: &[(&str, String)],
 ) -> (Binary, FeedServer, tempfile::TempDir) {
+    let (k, feed, dir, _) = scenario_from_baseline(bad, expected_error, extra);
+    (k, feed, dir)
+}
+
+/// [`scenario`], also returning the kiosk's peak RSS (VmHWM, kB) after the good refresh,
+/// before the feed turned bad.
+fn scenario_from_baseline(
+    bad: Mode,
+    expected_error: &str,
+    extra: &[(&str, String)],
+) -> (Binary, FeedServer, tempfile::TempDir, u64) {
     let feed = FeedServer::start(good_feed());
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
@@ -64,6 +76,7 @@ fn scenario(
     let (status, h) = k.source_health("default");
     assert_eq!(status, 200, "healthy after a good refresh: {h}");
     assert_eq!(h["consecutive_failures"], 0);
+    let baseline_kb = k.vm_hwm_kb();
 
     feed.set(bad);
     let h = wait_for(40, "two recorded failures", || {
@@ -111,7 +124,7 @@ fn scenario(
     let st = store.source_state("default").unwrap().unwrap();
     assert!(st.consecutive_failures >= 2);
     assert!(st.last_success.is_some());
-    (k, feed, dir)
+    (k, feed, dir, baseline_kb)
 }
 
 #[test]
@@ -248,8 +261,13 @@ fn a_broken_event_inside_a_whole_calendar_is_skipped_and_counted() {
     }
 }
 
+/// What a body over the cap may add to the peak RSS (README, "Limits"): the 4 MB kept in
+/// memory before a streamed body goes to the spool file, the copies made while that is
+/// written out and the HTTP client's buffers. Measured: 0.1 MB declared, 8 MB streamed.
+const OVER_CAP_COST_KB: u64 = 10 * 1024;
+
 fn huge(chunked: bool) {
-    let (k, feed, _dir) = scenario(
+    let (k, feed, _dir, baseline_kb) = scenario_from_baseline(
         Mode::Huge {
             len: 60 * MB,
             chunked,
@@ -258,12 +276,16 @@ fn huge(chunked: bool) {
         &[],
     );
     let hwm_kb = k.vm_hwm_kb();
+    let grew = hwm_kb.saturating_sub(baseline_kb);
     println!(
-        "VmHWM after 60 MB bodies (chunked: {chunked}): {} kB, bodies started: {}",
-        hwm_kb,
+        "VmHWM after 60 MB bodies (chunked: {chunked}): {hwm_kb} kB, {grew} kB over the \
+         {baseline_kb} kB before them; bodies started: {}",
         feed.bodies_started()
     );
-    assert!(hwm_kb < 64 * 1024, "peak RSS {hwm_kb} kB exceeds 64 MB");
+    assert!(
+        grew <= OVER_CAP_COST_KB,
+        "a body over the cap grew the peak RSS by {grew} kB (allowed {OVER_CAP_COST_KB} kB)"
+    );
 }
 
 #[test]

@@ -6,9 +6,15 @@
 //! - under `stall-pipeline` the self-check switches the service to the plain path: STATUS=
 //!   says fallback and why, health says `mode: "fallback"`, requests are still answered, and
 //!   the watchdog keeps being fed;
+//! - the probe is a real request through the listener: with the accept loop wedged
+//!   (`wedge-accept`) or every handler wedged (`wedge-handlers`), WATCHDOG=1 stops and STATUS=
+//!   says why, so systemd would restart the service; pings flowed before the wedge;
 //! - after `kill -9` the next start runs in fallback mode ("did not shut down cleanly") for
 //!   `recovery_secs`, then returns to optimized (STATUS= and health say so); after a clean
 //!   stop the next start is optimized at once.
+//!
+//! The tests with injected faults need the feature `fault-injection`; the others run in the
+//! shipped build too.
 //!
 //! WATCHDOG_PID is left unset: sd-notify would only honour it if it equalled the child's pid,
 //! which the test cannot know before spawning.
@@ -98,6 +104,15 @@ fn env(n: &Notify, extra: &[(&'static str, &str)]) -> Vec<(&'static str, String)
     v
 }
 
+/// A notify socket, a data directory and the binary started with `extra` environment.
+#[cfg(feature = "fault-injection")]
+fn started(extra: &[(&'static str, &str)]) -> (Notify, tempfile::TempDir, Binary) {
+    let n = Notify::bind();
+    let dir = tempfile::tempdir().unwrap();
+    let b = Binary::start(dir.path(), &env(&n, extra));
+    (n, dir, b)
+}
+
 fn mode(b: &Binary) -> String {
     let v: serde_json::Value = client()
         .get(b.url("/api/health"))
@@ -133,14 +148,10 @@ fn ready_then_watchdog_at_half_the_period_then_stopping() {
     n.wait_for(Duration::from_secs(5), |m| m.contains("STOPPING=1"));
 }
 
+#[cfg(feature = "fault-injection")]
 #[test]
 fn stalled_optimised_path_switches_to_fallback_and_keeps_feeding_the_watchdog() {
-    let n = Notify::bind();
-    let dir = tempfile::tempdir().unwrap();
-    let mut b = Binary::start(
-        dir.path(),
-        &env(&n, &[("CALENDARBOT_FAULT", "stall-pipeline")]),
-    );
+    let (n, _dir, mut b) = started(&[("CALENDARBOT_FAULT", "stall-pipeline")]);
     let (switched_at, status) = n.wait_for(Duration::from_secs(6), |m| {
         m.contains("STATUS=mode=fallback") && m.contains("watchdog self-check")
     });
@@ -223,4 +234,102 @@ fn unclean_exit_starts_in_fallback_until_recovery() {
         "after clean stop: {ready}"
     );
     b.stop();
+}
+
+/// Under `fault` (due 3 s after the server starts): pings flow, then stop for good.
+#[cfg(feature = "fault-injection")]
+fn wedged_server_starves_the_watchdog(fault: &str) {
+    let (n, _dir, mut b) = started(&[
+        ("CALENDARBOT_FAULT", fault),
+        ("CALENDARBOT_FAULT_AFTER_MS", "3000"),
+    ]);
+    let (ready_at, _) = n.wait_for(Duration::from_secs(5), |m| m.contains("READY=1"));
+    let (stalled_at, status) = n.wait_for(Duration::from_secs(8), |m| {
+        m.contains("STATUS=stalled: the server did not answer the probe")
+    });
+    assert!(
+        n.watchdogs_after(ready_at) >= 2,
+        "pings before the wedge: {:?}",
+        n.messages()
+    );
+    assert!(!status.contains("WATCHDOG=1"), "{status}");
+    // 3.2 s is over three ping periods (and past WatchdogSec=2 s): not one ping.
+    std::thread::sleep(Duration::from_millis(3_200));
+    assert_eq!(
+        n.watchdogs_after(stalled_at),
+        0,
+        "a wedged server still fed the watchdog: {:?}",
+        n.messages()
+    );
+    assert!(
+        b.log()
+            .contains("watchdog probe failed; not feeding the watchdog"),
+        "{}",
+        b.log()
+    );
+    b.kill();
+}
+
+#[cfg(feature = "fault-injection")]
+#[test]
+fn wedged_accept_loop_stops_the_watchdog() {
+    wedged_server_starves_the_watchdog("wedge-accept");
+}
+
+#[cfg(feature = "fault-injection")]
+#[test]
+fn wedged_handlers_stop_the_watchdog() {
+    wedged_server_starves_the_watchdog("wedge-handlers");
+}
+
+#[cfg(feature = "fault-injection")]
+#[test]
+fn clients_holding_every_slot_do_not_starve_the_probe() {
+    // One request slot; from 3 s on, every client request holds it for 10 s (`hog-slots`).
+    let (n, _dir, mut b) = started(&[
+        ("CALENDARBOT_SERVER__MAX_CONNECTIONS", "1"),
+        ("CALENDARBOT_FAULT", "hog-slots"),
+        ("CALENDARBOT_FAULT_AFTER_MS", "3000"),
+    ]);
+    n.wait_for(Duration::from_secs(5), |m| m.contains("READY=1"));
+    std::thread::sleep(Duration::from_millis(3_200));
+    let flood_at = Instant::now();
+    let url = b.url("/api/health");
+    let clients: Vec<_> = (0..4)
+        .map(|_| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                let c = reqwest::blocking::Client::builder()
+                    .timeout(Duration::from_secs(20))
+                    .build()
+                    .unwrap();
+                let t = Instant::now();
+                let status = c.get(&url).send().map(|r| r.status().as_u16()).ok();
+                (status, t.elapsed())
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(5_000));
+    let pings = n.watchdogs_after(flood_at);
+    assert!(
+        pings >= 4,
+        "{pings} WATCHDOG=1 in 5 s with every slot held: {:?}",
+        n.messages()
+    );
+    assert!(
+        !n.messages().iter().any(|(_, m)| m.contains("stalled")),
+        "{:?}",
+        n.messages()
+    );
+    let results: Vec<_> = clients.into_iter().map(|h| h.join().unwrap()).collect();
+    // One client holds the slot (10 s, then 200); the other three wait 5 s for it, then 503.
+    let busy: Vec<_> = results.iter().filter(|(s, _)| *s == Some(503)).collect();
+    assert_eq!(busy.len(), 3, "{results:?}");
+    for (_, took) in busy {
+        assert!(
+            (Duration::from_millis(4_900)..Duration::from_millis(6_000)).contains(took),
+            "503 after {took:?}, not after the 5 s slot wait"
+        );
+    }
+    b.kill();
 }

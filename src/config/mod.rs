@@ -23,7 +23,7 @@ mod validate;
 pub use error::ConfigError;
 pub use optimization::{Flags, OptimizationConfig};
 pub use ranges::RANGES;
-pub use redact::{REDACTED, describe, is_secret_header, redact_url};
+pub use redact::{REDACTED, describe, redact_url};
 
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;

@@ -7,12 +7,18 @@ use super::{Config, Loaded, SourceAuth};
 
 /// Keys whose values are secrets: never printed.
 const SECRET_KEYS: &[&str] = &["alexa_bearer_token", "password", "token"];
+/// Tables whose every value is a secret: a source's `auth` (a mistyped `auth = "Bearer xyz"`
+/// is a token too) and its `headers` (any header may carry a credential: `Cookie`,
+/// `X-Goog-Api-Key`, `Private-Token`, ...). Header names stay visible.
+const SECRET_TABLES: &[&str] = &["auth", "headers"];
 /// What is printed instead of a secret.
 pub const REDACTED: &str = "<redacted>";
 
+/// Whether the value at a dotted key (`sources.0.auth.token`) is a secret: a secret key, or
+/// anything under `auth` or `headers`.
 pub(super) fn is_secret_key(key: &str) -> bool {
     let last = key.rsplit('.').next().unwrap_or(key);
-    SECRET_KEYS.contains(&last)
+    SECRET_KEYS.contains(&last) || key.split('.').any(|seg| SECRET_TABLES.contains(&seg))
 }
 
 /// A URL as it may be shown: scheme, host and port; path, query and user info hidden (calendar
@@ -34,17 +40,9 @@ pub fn redact_url(raw: &str) -> String {
     }
 }
 
-/// Whether a request header's value is a secret.
-pub fn is_secret_header(name: &str) -> bool {
-    let n = name.to_ascii_lowercase();
-    n == "cookie"
-        || ["auth", "token", "key", "secret", "pass", "session"]
-            .iter()
-            .any(|w| n.contains(w))
-}
-
 impl Config {
-    /// A copy that is safe to print: tokens, passwords, secret headers and URL paths hidden.
+    /// A copy that is safe to print: the Alexa token, everything under a source's `auth` and
+    /// `headers` (header names stay) and URL paths hidden.
     pub fn redacted(&self) -> Config {
         let mut c = self.clone();
         if c.alexa_bearer_token.is_some() {
@@ -56,14 +54,15 @@ impl Config {
         for s in &mut c.sources {
             s.url = redact_url(&s.url);
             match &mut s.auth {
-                Some(SourceAuth::Basic { password, .. }) => *password = REDACTED.into(),
+                Some(SourceAuth::Basic { username, password }) => {
+                    *username = REDACTED.into();
+                    *password = REDACTED.into();
+                }
                 Some(SourceAuth::Bearer { token }) => *token = REDACTED.into(),
                 None => {}
             }
-            for (name, value) in s.headers.iter_mut() {
-                if is_secret_header(name) {
-                    *value = REDACTED.into();
-                }
+            for value in s.headers.values_mut() {
+                *value = REDACTED.into();
             }
         }
         c

@@ -42,7 +42,8 @@ mod tests {
     #[test]
     fn page_is_self_contained() {
         let p = html();
-        assert!(p.contains(r#"<meta name="calendarbot-ready" content="1">"#));
+        // Not ready until the script has shown data (tests/kiosk_page.rs waits for "1").
+        assert!(p.contains(r#"<meta name="calendarbot-ready" content="0">"#));
         assert!(p.contains("STARTS IN") && p.contains("No meetings scheduled"));
         assert!(p.contains("/api/whats-next") && p.contains("/api/browser-heartbeat"));
         assert!(!p.contains("/*STYLE*/") && !p.contains("//SCRIPT"));

@@ -74,14 +74,14 @@ pub async fn whats_next(
     (body, path)
 }
 
-/// The watchdog's self-check: whats-next through the optimised path (see
-/// [`Pipeline::self_check`]).
+/// The watchdog's self-check of the optimised parts: whats-next through the optimised path
+/// (see [`Pipeline::self_check`]). Returns why it failed, if it did.
 pub async fn self_check(
     p: &Pipeline,
     snap: &Snapshot,
     now: DateTime<Utc>,
     tz: Tz,
-) -> Result<String, String> {
+) -> Option<String> {
     let key = whats_next_key(snap, now, tz);
     p.self_check(key, || choose_next(snap, now, tz)).await
 }

@@ -91,6 +91,8 @@
     }
     if (online) document.body.setAttribute("data-state", m ? "meeting" : "empty");
     tick();
+    // Data is on screen: tell whoever waits for the page (tests, the kiosk's own checks).
+    document.querySelector('meta[name="calendarbot-ready"]').setAttribute("content", "1");
   }
 
   function setOnline(ok) {
