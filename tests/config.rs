@@ -5,6 +5,9 @@
 //! - `--config` beats CALENDARBOT_CONFIG; a named file that does not exist is refused;
 //! - secrets (Alexa token, auth passwords and tokens, secret headers, URL paths and queries)
 //!   are never printed, not by `config` and not in error messages;
+//! - what a CalendarBot `.env` writes starts the kiosk: an empty CALENDARBOT_ALEXA_BEARER_TOKEN
+//!   is unset, a refresh interval below the minimum is raised to it (one warning each);
+//! - unknown TOML keys are warned about, like unknown CALENDARBOT_* variables;
 //! - invalid values are refused at start with a non-zero exit and exactly one clear line naming
 //!   key, value and what is allowed, before anything listens.
 
@@ -182,8 +185,24 @@ const BAD: &[(&[(&str, &str)], &str)] = &[
         "invalid configuration: default_timezone = \"Moon/Base\": expected an IANA time zone name such as UTC or Europe/Berlin",
     ),
     (
-        &[("CALENDARBOT_REFRESH_INTERVAL", "0")],
-        "invalid configuration: refresh_interval = 0: expected a whole number of seconds …",
+        &[("CALENDARBOT_REFRESH_INTERVAL", "86401")],
+        "invalid configuration: refresh_interval = 86401: expected a whole number of seconds …",
+    ),
+    (
+        &[("CALENDARBOT_OPTIMIZATION__CACHE_TTL_SECS", "99999999999")],
+        "invalid configuration: optimization.cache_ttl_secs = 99999999999: …",
+    ),
+    (
+        &[("CALENDARBOT_OPTIMIZATION__BATCH_WINDOW_MS", "999999")],
+        "invalid configuration: optimization.batch_window_ms = 999999: …",
+    ),
+    (
+        &[("CALENDARBOT_LOG_LEVEL", "verbose")],
+        "invalid configuration: log_level = \"verbose\": expected a tracing filter …",
+    ),
+    (
+        &[("CALENDARBOT_LOG_LEVEL", "calendarbot=debug,loud")],
+        "invalid configuration: log_level = \"calendarbot=debug,loud\": expected a tracing filter …",
     ),
     (
         &[("CALENDARBOT_REFRESH_INTERVAL", "soon")],
@@ -266,4 +285,62 @@ fn bad_file_values_name_their_key_and_hide_secrets() {
         err.starts_with(&format!("invalid configuration: file {}", path.display())),
         "{err}"
     );
+}
+
+#[test]
+fn calendarbot_env_values_are_softened_with_a_warning() {
+    let out = run(
+        &["config"],
+        &[
+            ("CALENDARBOT_ALEXA_BEARER_TOKEN", ""),
+            ("CALENDARBOT_REFRESH_INTERVAL", "0"),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let warnings: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("# warning:"))
+        .collect();
+    assert_eq!(warnings.len(), 2, "{text}");
+    assert!(
+        text.contains("alexa_bearer_token is empty: treated as unset"),
+        "{text}"
+    );
+    assert!(
+        text.contains("refresh_interval = 0 is below the minimum"),
+        "{text}"
+    );
+    assert!(!text.contains("\nalexa_bearer_token ="), "{text}");
+    let interval = text
+        .lines()
+        .find_map(|l| l.strip_prefix("refresh_interval = "))
+        .unwrap();
+    assert!(interval.parse::<u64>().unwrap() >= 1, "{text}");
+}
+
+#[test]
+fn unknown_toml_keys_are_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("typo.toml");
+    std::fs::write(
+        &path,
+        "web_prot = 9000\n[optimisation]\nenabled = false\n[server]\nmax_conections = 3\nallowed_hosts = [\"kiosk.local\"]\n[[sources]]\nname = \"a\"\nurl = \"https://x.example/a.ics\"\nnmae = \"b\"\n",
+    )
+    .unwrap();
+    let out = run(&["--config", path.to_str().unwrap(), "config"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    for key in [
+        "web_prot",
+        "optimisation",
+        "server.max_conections",
+        "sources.0.nmae",
+    ] {
+        assert!(
+            text.contains(&format!("# warning: ignoring unknown key {key} in ")),
+            "{key}: {text}"
+        );
+    }
+    assert_eq!(text.matches("# warning:").count(), 4, "{text}");
 }

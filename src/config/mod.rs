@@ -14,6 +14,7 @@
 
 mod env;
 mod error;
+mod lenient;
 mod optimization;
 mod ranges;
 mod redact;
@@ -274,14 +275,22 @@ pub fn load(explicit: Option<&Path>) -> Result<Loaded, ConfigError> {
     let env = EnvLayer {
         known: known_env_keys(),
     };
-    let warnings = env
+    let mut warnings: Vec<String> = env
         .unknown()
         .into_iter()
         .map(|v| format!("ignoring unknown environment variable {v}"))
         .collect();
-    let config: Config = figment(file.as_deref())
+    if let Some(f) = &file {
+        warnings.extend(
+            lenient::unknown_file_keys(f, &env.known)
+                .into_iter()
+                .map(|k| format!("ignoring unknown key {k} in {}", f.display())),
+        );
+    }
+    let mut config: Config = figment(file.as_deref())
         .extract()
         .map_err(|e| from_figment(e, file.as_deref()))?;
+    warnings.extend(config.soften());
     config.validate()?;
     Ok(Loaded {
         config,
