@@ -369,6 +369,36 @@ pub(crate) struct Health {
     pub display_probe: DisplayProbe,
     /// Per-feed health.
     pub sources: Vec<SourceStatus>,
+    /// CalendarBot's `system_diagnostics`.
+    pub system_diagnostics: SystemDiagnostics,
+}
+
+/// `system_diagnostics` of /api/health (CalendarBot's field; `python_version` is null here,
+/// the runtime and version say what runs instead).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct SystemDiagnostics {
+    /// Operating system and architecture, such as `linux-aarch64`.
+    pub platform: String,
+    /// Always null: no Python runs here.
+    pub python_version: Option<String>,
+    /// Whether the async runtime answers (it does, or this answer would not exist).
+    pub event_loop_running: bool,
+    /// "rust".
+    pub runtime: &'static str,
+    /// calendarbot's version.
+    pub version: &'static str,
+}
+
+impl SystemDiagnostics {
+    fn current() -> Self {
+        SystemDiagnostics {
+            platform: format!("{}-{}", std::env::consts::OS, std::env::consts::ARCH),
+            python_version: None,
+            event_loop_running: true,
+            runtime: "rust",
+            version: env!("CARGO_PKG_VERSION"),
+        }
+    }
 }
 
 impl Health {
@@ -440,6 +470,7 @@ pub(crate) fn health(snap: &Snapshot, board: &StatusInner, p: &ProcessFacts) -> 
                     .unwrap_or_default(),
             })
             .collect(),
+        system_diagnostics: SystemDiagnostics::current(),
     }
 }
 

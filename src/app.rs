@@ -165,7 +165,10 @@ impl App {
 
     /// Record a browser heartbeat (the display probe): persisted, and shown in health.
     pub fn heartbeat(&self) -> Result<DateTime<Utc>, StoreError> {
-        let now = self.clock.now();
+        // Wall-clock time even under a fixed clock (CALENDARBOT_TEST_TIME): CalendarBot's
+        // kiosk watchdog compares `last_render_probe_iso` with its own clock, and a heartbeat
+        // stamped with the fixed instant looks days old to it.
+        let now = Utc::now();
         self.store.set_state("last_heartbeat", &now.to_rfc3339())?;
         self.status.update(|s| s.last_heartbeat = Some(now));
         Ok(now)

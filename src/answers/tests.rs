@@ -476,7 +476,11 @@ fn health_shape() {
                 {"name": "zz", "last_success_age_s": null,
                 "consecutive_failures": 0, "last_error": null,
                 "events_parsed": 12, "events_skipped": 1, "lines_skipped": 2,
-                "rules_ignored": 3, "zones_unresolved": ["Mars Standard Time"]}]
+                "rules_ignored": 3, "zones_unresolved": ["Mars Standard Time"]}],
+            "system_diagnostics": {
+                "platform": format!("{}-{}", std::env::consts::OS, std::env::consts::ARCH),
+                "python_version": null, "event_loop_running": true, "runtime": "rust",
+                "version": env!("CARGO_PKG_VERSION")}
         })
     );
 }

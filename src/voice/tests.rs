@@ -300,7 +300,14 @@ fn next_meeting_and_time_until() {
     let m = a.meeting.unwrap();
     assert_eq!(m.subject, "Team Standup");
     assert_eq!(m.seconds_until_start, 7500);
-    assert_eq!(m.duration_spoken, "2 hours and 5 minutes");
+    assert_eq!(m.duration_spoken, "in 2 hours and 5 minutes");
+    // Where CalendarBot's Alexa Lambda reads them: inside `meeting`, beside ours.
+    assert_eq!(
+        m.speech_text.as_deref(),
+        Some(a.spoken.speech_text.as_str())
+    );
+    assert_eq!(m.ssml, a.spoken.ssml);
+    assert!(m.ssml.as_deref().is_some_and(|x| x.starts_with("<speak>")));
     assert_eq!(m.start_iso, "2025-11-05T18:00:00Z");
     assert_eq!(m.start_local_iso, "2025-11-05T10:00:00-08:00");
     assert_eq!(
@@ -383,6 +390,14 @@ fn launch_summary_in_progress_and_after_hours() {
          Meeting, today at 1:00 pm, in 2 hours and 45 minutes. That's your last meeting today, \
          so you'll be done at 2:00 pm."
     );
+    // CalendarBot's Lambda reads `next_meeting.speech_text`.
+    let next = a.next_meeting.as_ref().unwrap();
+    assert_eq!(
+        next.speech_text.as_deref(),
+        Some(a.spoken.speech_text.as_str())
+    );
+    assert_eq!(next.duration_spoken, "in 2 hours and 45 minutes");
+    assert!(a.current_meeting.as_ref().unwrap().speech_text.is_none());
     // 18:00 PST: done; tomorrow's meeting is named.
     let a = launch_summary_answer(&ctx(&s, "2025-11-06T02:00:00Z"), &p);
     assert!(a.has_meetings_today && a.done_for_day.is_done);
