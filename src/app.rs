@@ -55,6 +55,27 @@ struct Parts {
     version: u64,
 }
 
+/// Keep at most [`crate::store::MAX_SKIPS`]: ended skips go first, then those ending first
+/// (ties: the larger id), never `newest` (the store drops the same ones).
+fn cap_skips(skips: &mut HashMap<String, DateTime<Utc>>, newest: &str, now: DateTime<Utc>) {
+    if skips.len() <= crate::store::MAX_SKIPS {
+        return;
+    }
+    skips.retain(|k, until| *until > now || k == newest);
+    if skips.len() <= crate::store::MAX_SKIPS {
+        return;
+    }
+    let mut others: Vec<(DateTime<Utc>, String)> = skips
+        .iter()
+        .filter(|(k, _)| k.as_str() != newest)
+        .map(|(k, u)| (*u, k.clone()))
+        .collect();
+    others.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    for (_, k) in others.into_iter().skip(crate::store::MAX_SKIPS - 1) {
+        skips.remove(&k);
+    }
+}
+
 impl App {
     /// Build the hub with an empty snapshot; call [`App::load_from_store`] next. The parts
     /// are built by the caller (`service::hub` assembles them).
@@ -147,6 +168,7 @@ impl App {
         let mut p = self.lock();
         let mut skips = (*p.skips).clone();
         skips.insert(id.to_string(), until);
+        cap_skips(&mut skips, id, self.clock.now());
         p.skips = Arc::new(skips);
         self.publish(&mut p);
         Ok(until)

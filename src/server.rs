@@ -12,6 +12,7 @@
 //! - [`routes`]: the route table and the handlers (plain functions of the request).
 //! - [`page`]: the embedded kiosk page.
 
+mod guard;
 pub mod limits;
 mod metrics;
 pub mod page;

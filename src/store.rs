@@ -106,6 +106,10 @@ struct Inner {
     batch_breaker: Arc<Breaker>,
 }
 
+/// Most skips kept at once. A kiosk skips a few meetings a day for 24 h each; beyond this, the
+/// skips that end first are dropped, so a flood of skips cannot grow memory or disk.
+pub const MAX_SKIPS: usize = 1000;
+
 /// A small write that may share a transaction with others (see [`crate::batch`]).
 /// Every one is idempotent, so applying it twice is harmless.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -140,11 +144,20 @@ impl WriteOp {
 
     fn apply(&self, conn: &Connection) -> Result<(), rusqlite::Error> {
         match self {
-            WriteOp::AddSkip { id, until } => conn.execute(
-                "INSERT INTO skips (id, until) VALUES (?1, ?2)
-                 ON CONFLICT(id) DO UPDATE SET until = excluded.until",
-                params![id, ts(*until)],
-            )?,
+            WriteOp::AddSkip { id, until } => {
+                conn.execute(
+                    "INSERT INTO skips (id, until) VALUES (?1, ?2)
+                     ON CONFLICT(id) DO UPDATE SET until = excluded.until",
+                    params![id, ts(*until)],
+                )?;
+                // The cap: this skip stays; of the others, those ending first go first
+                // (the same order as `App::skip`).
+                conn.execute(
+                    "DELETE FROM skips WHERE id <> ?1 AND id NOT IN
+                     (SELECT id FROM skips WHERE id <> ?1 ORDER BY until DESC, id ASC LIMIT ?2)",
+                    params![id, MAX_SKIPS as i64 - 1],
+                )?
+            }
             WriteOp::ClearSkips => conn.execute("DELETE FROM skips", [])?,
             WriteOp::SetState { key, value } => conn.execute(
                 "INSERT INTO state (key, value) VALUES (?1, ?2)

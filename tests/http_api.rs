@@ -322,3 +322,103 @@ fn skip_survives_a_restart_of_the_binary() {
     assert_eq!(next(&b), first);
     b.stop();
 }
+
+/// Skips are capped: a flood keeps the newest [`calendarbot::store::MAX_SKIPS`], in memory
+/// and in SQLite, and the latest skip always holds.
+#[test]
+fn a_skip_flood_is_capped() {
+    let s = sample();
+    let cap = calendarbot::store::MAX_SKIPS;
+    for i in 0..cap + 50 {
+        s.app.skip(&format!("flood-{i:05}")).unwrap();
+    }
+    s.app.skip("m1").unwrap();
+    let snap = s.app.snapshot();
+    assert_eq!(snap.skips.len(), cap);
+    assert!(snap.skips.contains_key("m1"));
+    let stored = s.app.store.load_skips(support::t(NOW)).unwrap();
+    assert_eq!(stored.len(), cap);
+    assert!(stored.contains_key("m1"));
+    let (_, v) = get(&s, "/api/whats-next");
+    assert_eq!(v["meeting"]["meeting_id"], "m2");
+}
+
+/// CSRF and DNS rebinding: a skip must be JSON and not cross-site; a foreign `Host` is
+/// refused; OPTIONS names the methods and grants no CORS; the page carries security headers.
+#[test]
+fn cross_site_and_foreign_host_requests_are_refused() {
+    let s = sample();
+    let c = client();
+    let skip = |rb: reqwest::blocking::RequestBuilder| {
+        let r = rb.send().unwrap();
+        let st = r.status();
+        let v: Value = r.json().unwrap();
+        assert!(v["error"].is_string(), "{v}");
+        st
+    };
+    let plain = c
+        .post(s.url("/api/skip"))
+        .header("content-type", "text/plain")
+        .body(r#"{"meeting_id":"m1"}"#);
+    assert_eq!(skip(plain), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let form = c
+        .post(s.url("/api/skip"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("meeting_id=m1");
+    assert_eq!(skip(form), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let foreign = c
+        .post(s.url("/api/skip"))
+        .header("origin", "http://evil.example")
+        .json(&json!({"meeting_id": "m1"}));
+    assert_eq!(skip(foreign), StatusCode::FORBIDDEN);
+    let beat = c
+        .post(s.url("/api/browser-heartbeat"))
+        .header("sec-fetch-site", "cross-site");
+    assert_eq!(skip(beat), StatusCode::FORBIDDEN);
+    let clear = c.delete(s.url("/api/skip")).header("origin", "null");
+    assert_eq!(skip(clear), StatusCode::FORBIDDEN);
+    let rebound = c
+        .get(s.url("/api/whats-next"))
+        .header("host", "attacker.example:8080");
+    assert_eq!(skip(rebound), StatusCode::FORBIDDEN);
+    // Nothing above skipped anything.
+    let (_, v) = get(&s, "/api/whats-next");
+    assert_eq!(v["meeting"]["meeting_id"], "m1");
+    // Same-origin (the kiosk page) and CalendarBot's page (a heartbeat with no type) work.
+    let page = c
+        .post(s.url("/api/skip"))
+        .header("origin", s.url("").trim_end_matches('/'))
+        .header("sec-fetch-site", "same-origin")
+        .json(&json!({"meeting_id": "m1"}))
+        .send()
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let beat = c.post(s.url("/api/browser-heartbeat")).send().unwrap();
+    assert_eq!(beat.status(), StatusCode::OK);
+    let local = c
+        .get(s.url("/api/health"))
+        .header("host", "localhost")
+        .send()
+        .unwrap();
+    assert_eq!(local.status(), StatusCode::OK);
+
+    let r = c
+        .request(reqwest::Method::OPTIONS, s.url("/api/skip"))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert_eq!(r.headers()["allow"], "OPTIONS, POST, DELETE");
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+
+    let r = c.get(s.url("/")).send().unwrap();
+    let h = r.headers();
+    assert!(
+        h["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("frame-ancestors 'none'")
+    );
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert_eq!(h["x-frame-options"], "DENY");
+    assert_eq!(h["referrer-policy"], "no-referrer");
+}

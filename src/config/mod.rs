@@ -128,6 +128,10 @@ pub struct ServerConfig {
     pub max_header_bytes: usize,
     /// Grace period for in-flight requests on shutdown, seconds.
     pub shutdown_grace_secs: u64,
+    /// Host names (the `Host` header, port aside) answered besides the loopback names, the
+    /// bind address and, when bound to every address, IP literals and this machine's name.
+    /// `"*"` answers any. Other hosts get 403 (DNS rebinding). TOML only.
+    pub allowed_hosts: Vec<String>,
 }
 
 impl Default for ServerConfig {
@@ -138,6 +142,7 @@ impl Default for ServerConfig {
             max_body_bytes: 16 * 1024,
             max_header_bytes: 16 * 1024,
             shutdown_grace_secs: 5,
+            allowed_hosts: Vec::new(),
         }
     }
 }
