@@ -7,7 +7,9 @@
 //! - a skip is persisted: the real binary restarted on the same data directory still skips it;
 //! - a browser heartbeat shows in /api/health's display probe;
 //! - /api/events and /api/done-for-day honour their query parameters;
-//! - shutdown is graceful: `serve` returns once the shutdown future resolves.
+//! - shutdown is graceful: `serve` returns once the shutdown future resolves; a clean stop of
+//!   the binary leaves no unmerged WAL;
+//! - /api/events refuses windows past year 9999 (RFC 3339 has four-digit years).
 
 mod support;
 
@@ -145,6 +147,9 @@ fn errors_are_json_with_the_right_status() {
         "/api/events?from=yesterday",
         "/api/events?from=2025-11-05T00:00:00Z&to=2025-11-04T00:00:00Z",
         "/api/events?from=2025-01-01&to=2026-12-31",
+        // RFC 3339 stops at year 9999: not `+10000-…`.
+        "/api/events?from=9999-12-30",
+        "/api/events?from=9999-12-31T00:00:00Z&to=9999-12-31T23:59:59-05:00",
         "/api/done-for-day?tz=Mars%2FOlympus",
     ] {
         let (st, v) = get(&s, bad);
@@ -311,6 +316,12 @@ fn skip_survives_a_restart_of_the_binary() {
     );
     assert_eq!(h["status"], "ok");
     assert!(b.stop().is_some_and(|s| s.success()), "{}", b.log());
+    // A clean shutdown merges the WAL: the database file is complete on its own.
+    let wal = dir
+        .path()
+        .join(format!("{}-wal", calendarbot::store::DB_FILE));
+    let wal_len = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+    assert_eq!(wal_len, 0, "WAL left unmerged after a clean shutdown");
 
     let mut b = support::Binary::start(dir.path(), &env);
     assert_eq!(next(&b), second, "the skip was lost across a restart");
@@ -421,4 +432,19 @@ fn cross_site_and_foreign_host_requests_are_refused() {
     assert_eq!(h["x-content-type-options"], "nosniff");
     assert_eq!(h["x-frame-options"], "DENY");
     assert_eq!(h["referrer-policy"], "no-referrer");
+}
+
+/// A database file deleted under the running service: health says so (degraded, 503) instead
+/// of reporting healthy while nothing is saved.
+#[test]
+fn a_deleted_database_file_shows_in_health() {
+    let s = sample();
+    let (st, v) = get(&s, "/api/health");
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(v["data_status"]["database_file_present"], true);
+    std::fs::remove_file(s.app.store.path()).unwrap();
+    let (st, v) = get(&s, "/api/health");
+    assert_eq!(st, StatusCode::SERVICE_UNAVAILABLE, "{v}");
+    assert_eq!(v["status"], "degraded");
+    assert_eq!(v["data_status"]["database_file_present"], false);
 }

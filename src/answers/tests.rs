@@ -382,6 +382,7 @@ fn events_window_overlap_and_formats() {
 
 fn facts(now: &str) -> ProcessFacts {
     ProcessFacts {
+        database_file_present: true,
         now: t(now),
         server_time: t(now),
         started_at: t("2025-11-05T14:00:00Z"),
@@ -464,7 +465,8 @@ fn health_shape() {
             "server_time_iso": NOW,
             "server_status": {"uptime_s": 3600, "pid": 42, "mode": "optimized"},
             "data_status": {"event_count": 0, "last_refresh_success_age_s": null,
-                "initial_refresh_complete": true, "event_window_initialized": false},
+                "initial_refresh_complete": true, "event_window_initialized": false,
+                "database_file_present": true},
             "background_tasks": [{"name": "refresh:work", "status": "failing",
                 "last_heartbeat_age_s": 30}],
             "display_probe": {"last_render_probe_iso": "2025-11-05T14:59:50Z",

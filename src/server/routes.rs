@@ -238,6 +238,7 @@ pub fn health(app: &App) -> Resp {
         pid: std::process::id(),
         mode: app.pipeline.mode_report().mode,
         refresh_interval_secs: app.config.refresh_interval,
+        database_file_present: app.store.path().exists(),
     };
     let h = answers::health(&app.snapshot(), &app.status.read(), &facts);
     let status = if h.is_ok() {
@@ -321,6 +322,13 @@ pub async fn events(app: &App, req: &Request<Bytes>) -> Resp {
     let to = to.unwrap_or(from + Duration::days(DEFAULT_EVENTS_WINDOW_DAYS));
     if to <= from {
         return error(StatusCode::BAD_REQUEST, "to must be after from");
+    }
+    // RFC 3339 has four-digit years: a window past 9999 (or before year 1) cannot be answered.
+    if chrono::Datelike::year(&to) > 9999 || chrono::Datelike::year(&from) < 1 {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "from and to must lie within 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z (UTC)",
+        );
     }
     if to - from > Duration::days(MAX_EVENTS_WINDOW_DAYS) {
         return error(
