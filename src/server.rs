@@ -200,6 +200,7 @@ async fn connection(
         .timer(TokioTimer::new())
         .header_read_timeout(head_timeout)
         .max_header_size(cfg.max_header_bytes.max(1024))
+        .max_headers(limits::MAX_HEADER_FIELDS)
         .keep_alive(true);
     let conn = watcher.watch(builder.serve_connection(io, svc));
     tokio::select! {

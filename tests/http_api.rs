@@ -448,3 +448,33 @@ fn a_deleted_database_file_shows_in_health() {
     assert_eq!(v["status"], "degraded");
     assert_eq!(v["data_status"]["database_file_present"], false);
 }
+
+/// Too many header fields (small ones, under the byte cap): 431 with a JSON body, like the
+/// byte cap, not hyper's empty one.
+#[test]
+fn too_many_header_fields_is_431_json() {
+    use std::io::{Read, Write};
+    let s = sample();
+    let url = s.url("/api/health");
+    let addr = url
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let mut req = String::from("GET /api/health HTTP/1.1\r\nHost: localhost\r\n");
+    for i in 0..150 {
+        req.push_str(&format!("X-F{i}: 1\r\n"));
+    }
+    req.push_str("Connection: close\r\n\r\n");
+    let mut c = std::net::TcpStream::connect(&addr).unwrap();
+    c.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    c.write_all(req.as_bytes()).unwrap();
+    let mut out = String::new();
+    let _ = c.read_to_string(&mut out);
+    assert!(out.starts_with("HTTP/1.1 431"), "{out}");
+    let body = out.split("\r\n\r\n").nth(1).unwrap_or_default();
+    let v: Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert!(v["error"].is_string(), "{out}");
+}
