@@ -9,9 +9,12 @@
 //!   occurrences only: the rest loads, the rows are counted, and the feed's validators and
 //!   content hash are cleared so the next fetch brings them back;
 //! - a file that is not a database is a clear error at open; `open_or_recover` moves it (and a
-//!   malformed one) aside, keeps it, and starts empty;
+//!   malformed one) aside, keeps it, and starts empty; the real binary over a garbage file
+//!   starts and serves the feed;
 //! - a data directory that cannot be a directory is a clear `StoreError::Dir` naming it;
 //! - a full disk (a database size bound) is a clear error, and the previous window survives.
+
+mod support;
 
 use calendarbot::ics::{Details, EventText, Occurrence, Status, When};
 use calendarbot::store::{DB_FILE, SourceState, Store, StoreError, StoreOptions, open_or_recover};
@@ -403,4 +406,33 @@ fn a_schema_1_file_is_upgraded_without_losing_its_windows() {
         .query_row("SELECT COUNT(*) FROM occurrences", [], |r| r.get(0))
         .unwrap();
     assert_eq!(left, 0);
+}
+
+/// The real binary on a data directory whose database is garbage: it starts (it used to exit
+/// 2 on every start), serves the feed, logs the move, and keeps the bad file beside.
+#[test]
+fn the_binary_starts_over_a_corrupt_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join(DB_FILE), vec![0x5a_u8; 8192]).unwrap();
+    let feed = dir.path().join("feed.ics");
+    std::fs::write(&feed, support::ics(&[("standup", "Standup", 60, 15)])).unwrap();
+    let b = support::Binary::start(
+        &data,
+        &[("CALENDARBOT_ICS_URL", format!("file://{}", feed.display()))],
+    );
+    assert_eq!(b.next_subject().as_deref(), Some("Standup"), "{}", b.log());
+    assert!(b.log().contains("moved aside"), "{}", b.log());
+    let kept: Vec<_> = std::fs::read_dir(&data)
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("calendarbot.db.corrupt-")
+        })
+        .collect();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(std::fs::read(kept[0].path()).unwrap(), vec![0x5a_u8; 8192]);
 }
