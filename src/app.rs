@@ -51,23 +51,23 @@ struct Parts {
     /// Their merge, rebuilt only when a source changes (a skip reuses it). With one source
     /// (the usual kiosk) it *is* that source's vector: one copy of the calendar in memory.
     merged: Arc<Vec<Occurrence>>,
-    skips: Arc<HashMap<String, DateTime<Utc>>>,
+    skips: Arc<crate::snapshot::SkipMap>,
     version: u64,
 }
 
 /// Keep at most [`crate::store::MAX_SKIPS`]: ended skips go first, then those ending first
 /// (ties: the larger id), never `newest` (the store drops the same ones).
-fn cap_skips(skips: &mut HashMap<String, DateTime<Utc>>, newest: &str, now: DateTime<Utc>) {
+fn cap_skips(skips: &mut crate::snapshot::SkipMap, newest: &str, now: DateTime<Utc>) {
     if skips.len() <= crate::store::MAX_SKIPS {
         return;
     }
-    skips.retain(|k, until| *until > now || k == newest);
+    skips.retain(|k, until| *until > now || &**k == newest);
     if skips.len() <= crate::store::MAX_SKIPS {
         return;
     }
-    let mut others: Vec<(DateTime<Utc>, String)> = skips
+    let mut others: Vec<(DateTime<Utc>, Arc<str>)> = skips
         .iter()
-        .filter(|(k, _)| k.as_str() != newest)
+        .filter(|(k, _)| &***k != newest)
         .map(|(k, u)| (*u, k.clone()))
         .collect();
     others.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
@@ -139,7 +139,7 @@ impl App {
                 (k, Arc::new(v))
             })
             .collect();
-        p.skips = Arc::new(skips);
+        p.skips = Arc::new(skips.into_iter().map(|(k, v)| (Arc::from(k), v)).collect());
         remerge(&mut p, tz);
         self.publish(&mut p);
         drop(p);
@@ -167,7 +167,7 @@ impl App {
         self.store.add_skip(id, until)?;
         let mut p = self.lock();
         let mut skips = (*p.skips).clone();
-        skips.insert(id.to_string(), until);
+        skips.insert(Arc::from(id), until);
         cap_skips(&mut skips, id, self.clock.now());
         p.skips = Arc::new(skips);
         self.publish(&mut p);

@@ -343,9 +343,14 @@ fn a_skip_flood_is_capped() {
     for i in 0..cap + 50 {
         s.app.skip(&format!("flood-{i:05}")).unwrap();
     }
+    let before = s.app.snapshot();
     s.app.skip("m1").unwrap();
     let snap = s.app.snapshot();
     assert_eq!(snap.skips.len(), cap);
+    // Copy-on-write copies pointers: the ids of the old map are the new map's ids.
+    let (old_key, _) = before.skips.get_key_value("flood-00000").unwrap();
+    let (new_key, _) = snap.skips.get_key_value("flood-00000").unwrap();
+    assert!(std::sync::Arc::ptr_eq(old_key, new_key));
     assert!(snap.skips.contains_key("m1"));
     let stored = s.app.store.load_skips(support::t(NOW)).unwrap();
     assert_eq!(stored.len(), cap);

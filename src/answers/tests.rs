@@ -49,7 +49,7 @@ fn snap(mut occs: Vec<Occurrence>) -> Snapshot {
 }
 
 fn with_skips(mut s: Snapshot, skips: &[(&str, &str)]) -> Snapshot {
-    s.skips = Arc::new(skips.iter().map(|(id, u)| (id.to_string(), t(u))).collect());
+    s.skips = Arc::new(skips.iter().map(|(id, u)| (Arc::from(*id), t(u))).collect());
     s
 }
 

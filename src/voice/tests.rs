@@ -281,7 +281,7 @@ fn skipped_free_and_focus_are_not_meetings() {
     let mut s = snap(v);
     let now = utc("2025-11-05T16:00:00Z");
     let mut skips = HashMap::new();
-    skips.insert("late".to_string(), now + Duration::hours(24));
+    skips.insert("late".into(), now + Duration::hours(24));
     s.skips = Arc::new(skips);
     let p = params("tz=America/Los_Angeles", Route::DoneForDay);
     let a = done_for_day_answer(&ctx(&s, "2025-11-05T16:00:00Z"), &p);
@@ -771,7 +771,7 @@ fn done_for_day_json_route_rules() {
         ),
     ]);
     let mut skips = HashMap::new();
-    skips.insert("skipped".to_string(), utc("2025-11-06T15:00:00Z"));
+    skips.insert("skipped".into(), utc("2025-11-06T15:00:00Z"));
     s.skips = Arc::new(skips);
     let d = done_for_day(&ctx(&s, "2025-11-05T15:00:00Z"), tz);
     assert_eq!(d.tz, "America/New_York");
