@@ -280,6 +280,8 @@ pub(crate) struct ProcessFacts {
     pub mode: &'static str,
     /// Seconds between refreshes (for the staleness rule).
     pub refresh_interval_secs: u64,
+    /// Whether the database file is still there (deleted while running, nothing is saved).
+    pub database_file_present: bool,
 }
 
 /// `server_status` of /api/health.
@@ -304,6 +306,9 @@ pub(crate) struct DataStatus {
     pub initial_refresh_complete: bool,
     /// Whether stored or fetched events have been loaded.
     pub event_window_initialized: bool,
+    /// False once the database file was deleted under the running service: nothing is saved
+    /// any more (restart to recreate it); health is then degraded.
+    pub database_file_present: bool,
 }
 
 /// One entry of `background_tasks`.
@@ -374,6 +379,36 @@ pub(crate) struct Health {
     pub display_probe: DisplayProbe,
     /// Per-feed health.
     pub sources: Vec<SourceStatus>,
+    /// CalendarBot's `system_diagnostics`.
+    pub system_diagnostics: SystemDiagnostics,
+}
+
+/// `system_diagnostics` of /api/health (CalendarBot's field; `python_version` is null here,
+/// the runtime and version say what runs instead).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct SystemDiagnostics {
+    /// Operating system and architecture, such as `linux-aarch64`.
+    pub platform: String,
+    /// Always null: no Python runs here.
+    pub python_version: Option<String>,
+    /// Whether the async runtime answers (it does, or this answer would not exist).
+    pub event_loop_running: bool,
+    /// "rust".
+    pub runtime: &'static str,
+    /// calendarbot's version.
+    pub version: &'static str,
+}
+
+impl SystemDiagnostics {
+    fn current() -> Self {
+        SystemDiagnostics {
+            platform: format!("{}-{}", std::env::consts::OS, std::env::consts::ARCH),
+            python_version: None,
+            event_loop_running: true,
+            runtime: "rust",
+            version: env!("CARGO_PKG_VERSION"),
+        }
+    }
 }
 
 impl Health {
@@ -392,10 +427,11 @@ pub(crate) fn health(snap: &Snapshot, board: &StatusInner, p: &ProcessFacts) -> 
     let stale_after = Duration::seconds(
         i64::try_from(p.refresh_interval_secs.saturating_mul(3)).unwrap_or(i64::MAX),
     );
-    let degraded = match newest {
-        None => event_count == 0,
-        Some(t) => p.now - t > stale_after,
-    };
+    let degraded = !p.database_file_present
+        || match newest {
+            None => event_count == 0,
+            Some(t) => p.now - t > stale_after,
+        };
     Health {
         status: if degraded { "degraded" } else { "ok" },
         server_time_iso: iso_utc(p.server_time),
@@ -409,6 +445,7 @@ pub(crate) fn health(snap: &Snapshot, board: &StatusInner, p: &ProcessFacts) -> 
             last_refresh_success_age_s: newest.map(age),
             initial_refresh_complete: board.initial_refresh_complete,
             event_window_initialized: board.event_window_initialized,
+            database_file_present: p.database_file_present,
         },
         background_tasks: board
             .tasks
@@ -452,6 +489,7 @@ pub(crate) fn health(snap: &Snapshot, board: &StatusInner, p: &ProcessFacts) -> 
                     .unwrap_or_default(),
             })
             .collect(),
+        system_diagnostics: SystemDiagnostics::current(),
     }
 }
 

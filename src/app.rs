@@ -51,8 +51,29 @@ struct Parts {
     /// Their merge, rebuilt only when a source changes (a skip reuses it). With one source
     /// (the usual kiosk) it *is* that source's vector: one copy of the calendar in memory.
     merged: Arc<Vec<Occurrence>>,
-    skips: Arc<HashMap<String, DateTime<Utc>>>,
+    skips: Arc<crate::snapshot::SkipMap>,
     version: u64,
+}
+
+/// Keep at most [`crate::store::MAX_SKIPS`]: ended skips go first, then those ending first
+/// (ties: the larger id), never `newest` (the store drops the same ones).
+fn cap_skips(skips: &mut crate::snapshot::SkipMap, newest: &str, now: DateTime<Utc>) {
+    if skips.len() <= crate::store::MAX_SKIPS {
+        return;
+    }
+    skips.retain(|k, until| *until > now || &**k == newest);
+    if skips.len() <= crate::store::MAX_SKIPS {
+        return;
+    }
+    let mut others: Vec<(DateTime<Utc>, Arc<str>)> = skips
+        .iter()
+        .filter(|(k, _)| &***k != newest)
+        .map(|(k, u)| (*u, k.clone()))
+        .collect();
+    others.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    for (_, k) in others.into_iter().skip(crate::store::MAX_SKIPS - 1) {
+        skips.remove(&k);
+    }
 }
 
 impl App {
@@ -118,7 +139,7 @@ impl App {
                 (k, Arc::new(v))
             })
             .collect();
-        p.skips = Arc::new(skips);
+        p.skips = Arc::new(skips.into_iter().map(|(k, v)| (Arc::from(k), v)).collect());
         remerge(&mut p, tz);
         self.publish(&mut p);
         drop(p);
@@ -153,7 +174,8 @@ impl App {
         let mut p = self.lock();
         let mut skips = (*p.skips).clone();
         skips.retain(|_, u| *u > now);
-        skips.insert(id.to_string(), until);
+        skips.insert(Arc::from(id), until);
+        cap_skips(&mut skips, id, now);
         p.skips = Arc::new(skips);
         self.publish(&mut p);
         Ok(until)
@@ -172,7 +194,10 @@ impl App {
 
     /// Record a browser heartbeat (the display probe): persisted, and shown in health.
     pub fn heartbeat(&self) -> Result<DateTime<Utc>, StoreError> {
-        let now = self.clock.now();
+        // Wall-clock time even under a fixed clock (CALENDARBOT_TEST_TIME): CalendarBot's
+        // kiosk watchdog compares `last_render_probe_iso` with its own clock, and a heartbeat
+        // stamped with the fixed instant looks days old to it.
+        let now = Utc::now();
         self.store.set_state("last_heartbeat", &now.to_rfc3339())?;
         self.status.update(|s| s.last_heartbeat = Some(now));
         Ok(now)

@@ -152,10 +152,13 @@ pub(crate) fn begin_run(app: &App) -> bool {
     unclean
 }
 
-/// On graceful exit (blocking: SQLite): mark the shutdown as clean.
+/// On graceful exit (blocking: SQLite): mark the shutdown as clean, merge the WAL.
 pub(crate) fn end_run(app: &App) {
     if let Err(e) = app.store.set_state(CLEAN_SHUTDOWN_KEY, "1") {
         tracing::error!(error = %e, "cannot write the clean-shutdown marker");
+    }
+    if let Err(e) = app.store.checkpoint() {
+        tracing::warn!(error = %e, "cannot checkpoint the WAL at shutdown");
     }
 }
 

@@ -13,6 +13,7 @@
 //! - [`page`]: the embedded kiosk page.
 //! - [`probe`]: the watchdog's loopback request, its reserved slot and the serving counters.
 
+mod guard;
 pub mod limits;
 mod metrics;
 pub mod page;
@@ -217,6 +218,7 @@ async fn connection(
         .timer(TokioTimer::new())
         .header_read_timeout(head_timeout)
         .max_header_size(cfg.max_header_bytes.max(1024))
+        .max_headers(limits::MAX_HEADER_FIELDS)
         .keep_alive(true);
     let conn = watcher.watch(builder.serve_connection(io, svc));
     tokio::select! {

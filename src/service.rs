@@ -51,8 +51,9 @@ pub fn build_app(
     http: Option<HttpPool>,
 ) -> anyhow::Result<Arc<App>> {
     let data_dir = config.effective_data_dir();
-    let store = Store::open_with(&data_dir, &StoreOptions::from_config(&config))
-        .with_context(|| format!("cannot open the store in {}", data_dir.display()))?;
+    let (store, _moved_aside) =
+        crate::store::open_or_recover(&data_dir, &StoreOptions::from_config(&config))
+            .with_context(|| format!("cannot open the store in {}", data_dir.display()))?;
     remove_stale_spool_files(&data_dir);
     let wanted: Vec<&str> = feeds.iter().map(Feed::name).collect();
     for name in store.source_names()? {

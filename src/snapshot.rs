@@ -19,8 +19,13 @@ pub struct Snapshot {
     /// Occurrences of every source, merged and sorted by start (then id).
     pub occurrences: Arc<Vec<Occurrence>>,
     /// Skipped occurrence ids and when each skip ends.
-    pub skips: Arc<HashMap<String, DateTime<Utc>>>,
+    pub skips: Arc<SkipMap>,
 }
+
+/// Skipped occurrence ids and when each skip ends. The ids are shared (`Arc<str>`), so the
+/// copy a new skip makes of the map copies pointers, not strings (at most
+/// `store::MAX_SKIPS` of them).
+pub type SkipMap = HashMap<Arc<str>, DateTime<Utc>>;
 
 impl Snapshot {
     /// Whether `id` is skipped at `now`.

@@ -23,9 +23,10 @@
 //! ([`crate::batch`]) when `request_batching` is on: one transaction per short
 //! window, and the call still returns only once its write is committed.
 
+mod recover;
 mod schema;
 mod window;
-
+pub use recover::open_or_recover;
 use schema::{configure, migrate, release_cache};
 
 use crate::batch::Batcher;
@@ -104,7 +105,13 @@ struct Inner {
     batcher: Option<Batcher<WriteOp>>,
     /// Switches the batcher off after repeated failures.
     batch_breaker: Arc<Breaker>,
+    /// Stored rows left out because they could not be decoded (see [`Store::load_windows`]).
+    undecodable_rows: std::sync::atomic::AtomicU64,
 }
+
+/// Most skips kept at once. A kiosk skips a few meetings a day for 24 h each; beyond this, the
+/// skips that end first are dropped, so a flood of skips cannot grow memory or disk.
+pub const MAX_SKIPS: usize = 1000;
 
 /// A small write that may share a transaction with others (see [`crate::batch`]).
 /// Every one is idempotent, so applying it twice is harmless.
@@ -140,11 +147,20 @@ impl WriteOp {
 
     fn apply(&self, conn: &Connection) -> Result<(), rusqlite::Error> {
         match self {
-            WriteOp::AddSkip { id, until } => conn.execute(
-                "INSERT INTO skips (id, until) VALUES (?1, ?2)
-                 ON CONFLICT(id) DO UPDATE SET until = excluded.until",
-                params![id, ts(*until)],
-            )?,
+            WriteOp::AddSkip { id, until } => {
+                conn.execute(
+                    "INSERT INTO skips (id, until) VALUES (?1, ?2)
+                     ON CONFLICT(id) DO UPDATE SET until = excluded.until",
+                    params![id, ts(*until)],
+                )?;
+                // The cap: this skip stays; of the others, those ending first go first
+                // (the same order as `App::skip`).
+                conn.execute(
+                    "DELETE FROM skips WHERE id <> ?1 AND id NOT IN
+                     (SELECT id FROM skips WHERE id <> ?1 ORDER BY until DESC, id ASC LIMIT ?2)",
+                    params![id, MAX_SKIPS as i64 - 1],
+                )?
+            }
             WriteOp::ClearSkips => conn.execute("DELETE FROM skips", [])?,
             WriteOp::SetState { key, value } => conn.execute(
                 "INSERT INTO state (key, value) VALUES (?1, ?2)
@@ -306,6 +322,7 @@ impl Store {
                 pool,
                 batcher,
                 batch_breaker: Arc::new(opts.fallback.breaker(Part::Batch)),
+                undecodable_rows: Default::default(),
             }),
         })
     }
@@ -371,11 +388,46 @@ impl Store {
     }
 
     /// The last good window of every source.
+    ///
+    /// An occurrence whose stored text does not decode (invalid UTF-8, say) is left out, not
+    /// the whole calendar: counted, warned about, and its source's validators and content
+    /// hash cleared so the next fetch parses the feed again and brings it back.
     pub fn load_windows(&self) -> Result<BTreeMap<String, Vec<Occurrence>>, StoreError> {
         let conn = self.reader("store.load_windows")?;
-        let windows = window::read_all(&conn);
+        let read = window::read_all(&conn);
         release_cache(&conn);
-        windows
+        drop(conn);
+        let (windows, skipped) = read?;
+        for (source, rows) in &skipped {
+            tracing::warn!(
+                source = %source,
+                rows,
+                "stored occurrences that cannot be decoded were skipped; the feed is fetched again"
+            );
+            let cleared = self.writer("store.load_windows").and_then(|c| {
+                c.execute(
+                    "UPDATE sources SET etag = NULL, last_modified = NULL, content_hash = NULL
+                     WHERE name = ?1",
+                    params![source],
+                )
+                .map_err(StoreError::from)
+            });
+            if let Err(e) = cleared {
+                tracing::warn!(source = %source, error = %e, "cannot clear the feed's validators");
+            }
+        }
+        self.inner.undecodable_rows.fetch_add(
+            skipped.values().sum::<usize>() as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        Ok(windows)
+    }
+
+    /// Stored rows left out since start as undecodable.
+    pub fn undecodable_rows(&self) -> u64 {
+        self.inner
+            .undecodable_rows
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Replace one source's window and state in one transaction.

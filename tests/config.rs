@@ -5,6 +5,9 @@
 //! - `--config` beats CALENDARBOT_CONFIG; a named file that does not exist is refused;
 //! - secrets (Alexa token, auth passwords and tokens, secret headers, URL paths and queries)
 //!   are never printed, not by `config` and not in error messages;
+//! - what a CalendarBot `.env` writes starts the kiosk: an empty CALENDARBOT_ALEXA_BEARER_TOKEN
+//!   is unset, a refresh interval below the minimum is raised to it (one warning each);
+//! - unknown TOML keys are warned about, like unknown CALENDARBOT_* variables;
 //! - invalid values are refused at start with a non-zero exit and exactly one clear line naming
 //!   key, value and what is allowed, before anything listens.
 
@@ -186,8 +189,24 @@ const BAD: &[(&[(&str, &str)], &str)] = &[
         "invalid configuration: default_timezone = \"Moon/Base\": expected an IANA time zone name such as UTC or Europe/Berlin",
     ),
     (
-        &[("CALENDARBOT_REFRESH_INTERVAL", "0")],
-        "invalid configuration: refresh_interval = 0: expected a whole number of seconds …",
+        &[("CALENDARBOT_REFRESH_INTERVAL", "86401")],
+        "invalid configuration: refresh_interval = 86401: expected a whole number of seconds …",
+    ),
+    (
+        &[("CALENDARBOT_OPTIMIZATION__CACHE_TTL_SECS", "99999999999")],
+        "invalid configuration: optimization.cache_ttl_secs = 99999999999: …",
+    ),
+    (
+        &[("CALENDARBOT_OPTIMIZATION__BATCH_WINDOW_MS", "999999")],
+        "invalid configuration: optimization.batch_window_ms = 999999: …",
+    ),
+    (
+        &[("CALENDARBOT_LOG_LEVEL", "verbose")],
+        "invalid configuration: log_level = \"verbose\": expected a tracing filter …",
+    ),
+    (
+        &[("CALENDARBOT_LOG_LEVEL", "calendarbot=debug,loud")],
+        "invalid configuration: log_level = \"calendarbot=debug,loud\": expected a tracing filter …",
     ),
     (
         &[("CALENDARBOT_REFRESH_INTERVAL", "soon")],
@@ -273,11 +292,12 @@ fn bad_file_values_name_their_key_and_hide_secrets() {
 }
 
 /// The smallest refresh interval: 10 s in the shipped build (SPEC §3), 1 s in test builds
-/// (feature `fault-injection`), so failure scenarios run in seconds. `ci/test.sh` runs the
-/// suite both ways, so each bound is tested in the build that has it.
+/// (feature `fault-injection`), so failure scenarios run in seconds. A value below it is raised
+/// to it with a warning (a CalendarBot `.env` must start the kiosk). `ci/test.sh` runs the suite
+/// both ways, so each floor is tested in the build that has it.
 #[test]
 fn refresh_interval_floor_is_the_builds() {
-    let floor = if cfg!(feature = "fault-injection") {
+    let floor: u64 = if cfg!(feature = "fault-injection") {
         1
     } else {
         10
@@ -287,18 +307,23 @@ fn refresh_interval_floor_is_the_builds() {
         &[("CALENDARBOT_REFRESH_INTERVAL", &floor.to_string())],
     );
     assert!(ok.status.success(), "{floor} s refused: {}", stderr(&ok));
-    let below = (floor - 1).max(1).to_string();
-    if floor > 1 {
-        let out = run(&["config"], &[("CALENDARBOT_REFRESH_INTERVAL", &below)]);
-        assert!(!out.status.success(), "{below} s accepted");
-        assert!(
-            stderr(&out).contains(&format!(
-                "refresh_interval = {below}: expected a whole number of seconds {floor}-86400"
-            )),
-            "{}",
-            stderr(&out)
-        );
-    }
+    assert!(stdout(&ok).contains(&format!("\nrefresh_interval = {floor}\n")));
+    assert!(!stdout(&ok).contains("# warning:"), "{}", stdout(&ok));
+    let below = floor - 1;
+    let out = run(
+        &["config"],
+        &[("CALENDARBOT_REFRESH_INTERVAL", &below.to_string())],
+    );
+    assert!(out.status.success(), "{below} s refused: {}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains(&format!("\nrefresh_interval = {floor}\n")),
+        "{below} s was not raised to {floor}: {text}"
+    );
+    assert!(
+        text.contains(&format!("refresh_interval = {below} is below the minimum")),
+        "{text}"
+    );
 }
 
 /// Every key that can carry a secret, given a wrong value that contains one: the error names
@@ -353,4 +378,62 @@ fn errors_never_show_a_secret_bearing_value() {
         );
         assert!(!stdout(&out).contains(&secret));
     }
+}
+
+#[test]
+fn calendarbot_env_values_are_softened_with_a_warning() {
+    let out = run(
+        &["config"],
+        &[
+            ("CALENDARBOT_ALEXA_BEARER_TOKEN", ""),
+            ("CALENDARBOT_REFRESH_INTERVAL", "0"),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let warnings: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("# warning:"))
+        .collect();
+    assert_eq!(warnings.len(), 2, "{text}");
+    assert!(
+        text.contains("alexa_bearer_token is empty: treated as unset"),
+        "{text}"
+    );
+    assert!(
+        text.contains("refresh_interval = 0 is below the minimum"),
+        "{text}"
+    );
+    assert!(!text.contains("\nalexa_bearer_token ="), "{text}");
+    let interval = text
+        .lines()
+        .find_map(|l| l.strip_prefix("refresh_interval = "))
+        .unwrap();
+    assert!(interval.parse::<u64>().unwrap() >= 1, "{text}");
+}
+
+#[test]
+fn unknown_toml_keys_are_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("typo.toml");
+    std::fs::write(
+        &path,
+        "web_prot = 9000\n[optimisation]\nenabled = false\n[server]\nmax_conections = 3\nallowed_hosts = [\"kiosk.local\"]\n[[sources]]\nname = \"a\"\nurl = \"https://x.example/a.ics\"\nnmae = \"b\"\n",
+    )
+    .unwrap();
+    let out = run(&["--config", path.to_str().unwrap(), "config"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    for key in [
+        "web_prot",
+        "optimisation",
+        "server.max_conections",
+        "sources.0.nmae",
+    ] {
+        assert!(
+            text.contains(&format!("# warning: ignoring unknown key {key} in ")),
+            "{key}: {text}"
+        );
+    }
+    assert_eq!(text.matches("# warning:").count(), 4, "{text}");
 }

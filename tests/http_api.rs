@@ -7,7 +7,9 @@
 //! - a skip is persisted: the real binary restarted on the same data directory still skips it;
 //! - a browser heartbeat shows in /api/health's display probe;
 //! - /api/events and /api/done-for-day honour their query parameters;
-//! - shutdown is graceful: `serve` returns once the shutdown future resolves.
+//! - shutdown is graceful: `serve` returns once the shutdown future resolves; a clean stop of
+//!   the binary leaves no unmerged WAL;
+//! - /api/events refuses windows past year 9999 (RFC 3339 has four-digit years).
 
 mod support;
 
@@ -145,6 +147,9 @@ fn errors_are_json_with_the_right_status() {
         "/api/events?from=yesterday",
         "/api/events?from=2025-11-05T00:00:00Z&to=2025-11-04T00:00:00Z",
         "/api/events?from=2025-01-01&to=2026-12-31",
+        // RFC 3339 stops at year 9999: not `+10000-…`.
+        "/api/events?from=9999-12-30",
+        "/api/events?from=9999-12-31T00:00:00Z&to=9999-12-31T23:59:59-05:00",
         "/api/done-for-day?tz=Mars%2FOlympus",
     ] {
         let (st, v) = get(&s, bad);
@@ -170,18 +175,19 @@ fn heartbeat_shows_in_health() {
         .send()
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    assert_eq!(
-        r.json::<Value>().unwrap(),
-        json!({"status": "ok", "timestamp": NOW})
-    );
+    let beat = r.json::<Value>().unwrap();
+    assert_eq!(beat["status"], "ok");
+    // Heartbeats are wall-clock time even under a fixed clock: CalendarBot's watchdog
+    // compares them with its own clock.
+    let stamp = beat["timestamp"].as_str().unwrap().to_string();
+    let age = chrono::Utc::now() - support::t(&stamp);
+    assert!(age.num_seconds().abs() < 60, "{stamp}");
     let (_, v) = get(&s, "/health");
-    assert_eq!(v["display_probe"]["last_render_probe_iso"], NOW);
+    assert_eq!(v["display_probe"]["last_render_probe_iso"], stamp.as_str());
     assert_eq!(v["display_probe"]["last_probe_ok"], true);
+    assert!(v["server_time_iso"] == NOW, "answers keep the fixed clock");
     // The heartbeat is persisted too.
-    assert_eq!(
-        s.app.store.state("last_heartbeat").unwrap().as_deref(),
-        Some("2025-11-05T15:00:00+00:00")
-    );
+    assert!(s.app.store.state("last_heartbeat").unwrap().is_some());
 }
 
 #[test]
@@ -300,12 +306,22 @@ fn skip_survives_a_restart_of_the_binary() {
         .json()
         .unwrap();
     assert_eq!(h["display_probe"]["last_probe_ok"], true);
-    assert_eq!(
-        h["display_probe"]["last_render_probe_iso"],
-        "2025-11-03T16:00:00Z"
+    let stamp = h["display_probe"]["last_render_probe_iso"]
+        .as_str()
+        .unwrap();
+    let age = chrono::Utc::now() - support::t(stamp);
+    assert!(
+        age.num_seconds().abs() < 60,
+        "wall-clock heartbeat: {stamp}"
     );
     assert_eq!(h["status"], "ok");
     assert!(b.stop().is_some_and(|s| s.success()), "{}", b.log());
+    // A clean shutdown merges the WAL: the database file is complete on its own.
+    let wal = dir
+        .path()
+        .join(format!("{}-wal", calendarbot::store::DB_FILE));
+    let wal_len = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+    assert_eq!(wal_len, 0, "WAL left unmerged after a clean shutdown");
 
     let mut b = support::Binary::start(dir.path(), &env);
     assert_eq!(next(&b), second, "the skip was lost across a restart");
@@ -316,4 +332,154 @@ fn skip_survives_a_restart_of_the_binary() {
     );
     assert_eq!(next(&b), first);
     b.stop();
+}
+
+/// Skips are capped: a flood keeps the newest [`calendarbot::store::MAX_SKIPS`], in memory
+/// and in SQLite, and the latest skip always holds.
+#[test]
+fn a_skip_flood_is_capped() {
+    let s = sample();
+    let cap = calendarbot::store::MAX_SKIPS;
+    for i in 0..cap + 50 {
+        s.app.skip(&format!("flood-{i:05}")).unwrap();
+    }
+    let before = s.app.snapshot();
+    s.app.skip("m1").unwrap();
+    let snap = s.app.snapshot();
+    assert_eq!(snap.skips.len(), cap);
+    // Copy-on-write copies pointers: the ids of the old map are the new map's ids.
+    let (old_key, _) = before.skips.get_key_value("flood-00000").unwrap();
+    let (new_key, _) = snap.skips.get_key_value("flood-00000").unwrap();
+    assert!(std::sync::Arc::ptr_eq(old_key, new_key));
+    assert!(snap.skips.contains_key("m1"));
+    let stored = s.app.store.load_skips(support::t(NOW)).unwrap();
+    assert_eq!(stored.len(), cap);
+    assert!(stored.contains_key("m1"));
+    let (_, v) = get(&s, "/api/whats-next");
+    assert_eq!(v["meeting"]["meeting_id"], "m2");
+}
+
+/// CSRF and DNS rebinding: a skip must be JSON and not cross-site; a foreign `Host` is
+/// refused; OPTIONS names the methods and grants no CORS; the page carries security headers.
+#[test]
+fn cross_site_and_foreign_host_requests_are_refused() {
+    let s = sample();
+    let c = client();
+    let skip = |rb: reqwest::blocking::RequestBuilder| {
+        let r = rb.send().unwrap();
+        let st = r.status();
+        let v: Value = r.json().unwrap();
+        assert!(v["error"].is_string(), "{v}");
+        st
+    };
+    let plain = c
+        .post(s.url("/api/skip"))
+        .header("content-type", "text/plain")
+        .body(r#"{"meeting_id":"m1"}"#);
+    assert_eq!(skip(plain), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let form = c
+        .post(s.url("/api/skip"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("meeting_id=m1");
+    assert_eq!(skip(form), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let foreign = c
+        .post(s.url("/api/skip"))
+        .header("origin", "http://evil.example")
+        .json(&json!({"meeting_id": "m1"}));
+    assert_eq!(skip(foreign), StatusCode::FORBIDDEN);
+    let beat = c
+        .post(s.url("/api/browser-heartbeat"))
+        .header("sec-fetch-site", "cross-site");
+    assert_eq!(skip(beat), StatusCode::FORBIDDEN);
+    let clear = c.delete(s.url("/api/skip")).header("origin", "null");
+    assert_eq!(skip(clear), StatusCode::FORBIDDEN);
+    let rebound = c
+        .get(s.url("/api/whats-next"))
+        .header("host", "attacker.example:8080");
+    assert_eq!(skip(rebound), StatusCode::FORBIDDEN);
+    // Nothing above skipped anything.
+    let (_, v) = get(&s, "/api/whats-next");
+    assert_eq!(v["meeting"]["meeting_id"], "m1");
+    // Same-origin (the kiosk page) and CalendarBot's page (a heartbeat with no type) work.
+    let page = c
+        .post(s.url("/api/skip"))
+        .header("origin", s.url("").trim_end_matches('/'))
+        .header("sec-fetch-site", "same-origin")
+        .json(&json!({"meeting_id": "m1"}))
+        .send()
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let beat = c.post(s.url("/api/browser-heartbeat")).send().unwrap();
+    assert_eq!(beat.status(), StatusCode::OK);
+    let local = c
+        .get(s.url("/api/health"))
+        .header("host", "localhost")
+        .send()
+        .unwrap();
+    assert_eq!(local.status(), StatusCode::OK);
+
+    let r = c
+        .request(reqwest::Method::OPTIONS, s.url("/api/skip"))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert_eq!(r.headers()["allow"], "OPTIONS, POST, DELETE");
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+
+    let r = c.get(s.url("/")).send().unwrap();
+    let h = r.headers();
+    assert!(
+        h["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("frame-ancestors 'none'")
+    );
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert_eq!(h["x-frame-options"], "DENY");
+    assert_eq!(h["referrer-policy"], "no-referrer");
+}
+
+/// A database file deleted under the running service: health says so (degraded, 503) instead
+/// of reporting healthy while nothing is saved.
+#[test]
+fn a_deleted_database_file_shows_in_health() {
+    let s = sample();
+    let (st, v) = get(&s, "/api/health");
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(v["data_status"]["database_file_present"], true);
+    std::fs::remove_file(s.app.store.path()).unwrap();
+    let (st, v) = get(&s, "/api/health");
+    assert_eq!(st, StatusCode::SERVICE_UNAVAILABLE, "{v}");
+    assert_eq!(v["status"], "degraded");
+    assert_eq!(v["data_status"]["database_file_present"], false);
+}
+
+/// Too many header fields (small ones, under the byte cap): 431 with a JSON body, like the
+/// byte cap, not hyper's empty one.
+#[test]
+fn too_many_header_fields_is_431_json() {
+    use std::io::{Read, Write};
+    let s = sample();
+    let url = s.url("/api/health");
+    let addr = url
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let mut req = String::from("GET /api/health HTTP/1.1\r\nHost: localhost\r\n");
+    for i in 0..150 {
+        req.push_str(&format!("X-F{i}: 1\r\n"));
+    }
+    req.push_str("Connection: close\r\n\r\n");
+    let mut c = std::net::TcpStream::connect(&addr).unwrap();
+    c.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    c.write_all(req.as_bytes()).unwrap();
+    let mut out = String::new();
+    let _ = c.read_to_string(&mut out);
+    assert!(out.starts_with("HTTP/1.1 431"), "{out}");
+    let body = out.split("\r\n\r\n").nth(1).unwrap_or_default();
+    let v: Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert!(v["error"].is_string(), "{out}");
 }

@@ -5,12 +5,19 @@
 //! - the occurrences of one series share one copy of its text after a reload;
 //! - a file written by the JSON layout (schema 1) is upgraded: its windows move to rows, an
 //!   undecodable one is dropped and its content hash cleared so the feed is parsed again;
-//! - a file that is not a database is a clear error at open;
+//! - one undecodable cell (an invalid UTF-8 subject, broken attendees) leaves out its
+//!   occurrences only: the rest loads, the rows are counted, and the feed's validators and
+//!   content hash are cleared so the next fetch brings them back;
+//! - a file that is not a database is a clear error at open; `open_or_recover` moves it (and a
+//!   malformed one) aside, keeps it, and starts empty; the real binary over a garbage file
+//!   starts and serves the feed;
 //! - a data directory that cannot be a directory is a clear `StoreError::Dir` naming it;
 //! - a full disk (a database size bound) is a clear error, and the previous window survives.
 
+mod support;
+
 use calendarbot::ics::{Details, EventText, Occurrence, Status, When};
-use calendarbot::store::{DB_FILE, SourceState, Store, StoreError, StoreOptions};
+use calendarbot::store::{DB_FILE, SourceState, Store, StoreError, StoreOptions, open_or_recover};
 use chrono::{Duration, TimeZone, Utc};
 use std::sync::Arc;
 
@@ -104,10 +111,6 @@ fn corrupt_rows_are_a_clear_error() {
             "missing details row 7",
         ),
         (
-            "UPDATE window_details SET attendees = '[42' WHERE source = 'work'",
-            "attendees",
-        ),
-        (
             "UPDATE window_occurrences SET status = 'maybe' WHERE source = 'work'",
             "unknown status",
         ),
@@ -150,6 +153,87 @@ fn a_file_that_is_not_a_database_is_refused() {
     let err = Store::open(dir.path()).unwrap_err();
     assert!(matches!(err, StoreError::Sqlite(_)), "{err:?}");
     assert!(err.to_string().contains("not a database"), "{err}");
+}
+
+#[test]
+fn an_undecodable_cell_skips_its_row_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = SourceState {
+        etag: Some("\"abc\"".into()),
+        content_hash: Some("deadbeef".into()),
+        ..SourceState::default()
+    };
+    for damage in [
+        "UPDATE window_details SET subject = CAST(x'c328ff' AS TEXT) WHERE uid = 'a'",
+        "UPDATE window_details SET attendees = '[42' WHERE uid = 'a'",
+    ] {
+        Store::open(dir.path())
+            .unwrap()
+            .save_window("work", &state, &[occ("a", 9, ""), occ("b", 10, "")])
+            .unwrap();
+        let conn = rusqlite::Connection::open(dir.path().join(DB_FILE)).unwrap();
+        assert_eq!(conn.execute(damage, []).unwrap(), 1, "{damage}");
+        drop(conn);
+        let store = Store::open(dir.path()).unwrap();
+        let w = store.load_windows().unwrap();
+        let ids: Vec<_> = w["work"].iter().map(|o| o.id().into_owned()).collect();
+        assert_eq!(ids, ["b"], "{damage}");
+        assert_eq!(store.undecodable_rows(), 1, "{damage}");
+        let st = store.source_state("work").unwrap().unwrap();
+        assert_eq!((st.etag, st.content_hash), (None, None), "{damage}");
+    }
+}
+
+#[test]
+fn an_unreadable_database_is_moved_aside_and_kept() {
+    for (name, bytes) in [
+        ("garbage", vec![0x5a_u8; 8192]),
+        ("truncated", {
+            let dir = tempfile::tempdir().unwrap();
+            let store = Store::open(dir.path()).unwrap();
+            let many: Vec<_> = (0..400)
+                .map(|i| occ(&format!("m{i}"), 9, &"x".repeat(200)))
+                .collect();
+            store
+                .save_window("work", &SourceState::default(), &many)
+                .unwrap();
+            drop(store);
+            let mut b = std::fs::read(dir.path().join(DB_FILE)).unwrap();
+            // Keep the header, wreck the pages after it.
+            for x in b.iter_mut().skip(4096).step_by(7) {
+                *x = 0xff;
+            }
+            b
+        }),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(DB_FILE), &bytes).unwrap();
+        let (store, aside) = open_or_recover(dir.path(), &StoreOptions::default())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let aside = aside.unwrap_or_else(|| panic!("{name}: not moved aside"));
+        assert_eq!(
+            std::fs::read(&aside).unwrap(),
+            bytes,
+            "{name}: the bad file is kept"
+        );
+        assert!(store.load_windows().unwrap().is_empty(), "{name}");
+        store
+            .save_window("work", &SourceState::default(), &[occ("a", 9, "")])
+            .unwrap();
+        drop(store);
+        // The next start finds a good file and moves nothing.
+        let (store, aside) = open_or_recover(dir.path(), &StoreOptions::default()).unwrap();
+        assert!(aside.is_none(), "{name}");
+        assert_eq!(store.load_windows().unwrap()["work"].len(), 1, "{name}");
+    }
+    // A file from a newer calendarbot is not corruption: still refused, not moved.
+    let dir = tempfile::tempdir().unwrap();
+    drop(Store::open(dir.path()).unwrap());
+    let conn = rusqlite::Connection::open(dir.path().join(DB_FILE)).unwrap();
+    conn.execute_batch("PRAGMA user_version = 99").unwrap();
+    drop(conn);
+    assert!(open_or_recover(dir.path(), &StoreOptions::default()).is_err());
+    assert!(dir.path().join(DB_FILE).exists());
 }
 
 #[test]
@@ -322,4 +406,33 @@ fn a_schema_1_file_is_upgraded_without_losing_its_windows() {
         .query_row("SELECT COUNT(*) FROM occurrences", [], |r| r.get(0))
         .unwrap();
     assert_eq!(left, 0);
+}
+
+/// The real binary on a data directory whose database is garbage: it starts (it used to exit
+/// 2 on every start), serves the feed, logs the move, and keeps the bad file beside.
+#[test]
+fn the_binary_starts_over_a_corrupt_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join(DB_FILE), vec![0x5a_u8; 8192]).unwrap();
+    let feed = dir.path().join("feed.ics");
+    std::fs::write(&feed, support::ics(&[("standup", "Standup", 60, 15)])).unwrap();
+    let b = support::Binary::start(
+        &data,
+        &[("CALENDARBOT_ICS_URL", format!("file://{}", feed.display()))],
+    );
+    assert_eq!(b.next_subject().as_deref(), Some("Standup"), "{}", b.log());
+    assert!(b.log().contains("moved aside"), "{}", b.log());
+    let kept: Vec<_> = std::fs::read_dir(&data)
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("calendarbot.db.corrupt-")
+        })
+        .collect();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(std::fs::read(kept[0].path()).unwrap(), vec![0x5a_u8; 8192]);
 }

@@ -49,7 +49,7 @@ fn snap(mut occs: Vec<Occurrence>) -> Snapshot {
 }
 
 fn with_skips(mut s: Snapshot, skips: &[(&str, &str)]) -> Snapshot {
-    s.skips = Arc::new(skips.iter().map(|(id, u)| (id.to_string(), t(u))).collect());
+    s.skips = Arc::new(skips.iter().map(|(id, u)| (Arc::from(*id), t(u))).collect());
     s
 }
 
@@ -382,6 +382,7 @@ fn events_window_overlap_and_formats() {
 
 fn facts(now: &str) -> ProcessFacts {
     ProcessFacts {
+        database_file_present: true,
         now: t(now),
         server_time: t(now),
         started_at: t("2025-11-05T14:00:00Z"),
@@ -464,7 +465,8 @@ fn health_shape() {
             "server_time_iso": NOW,
             "server_status": {"uptime_s": 3600, "pid": 42, "mode": "optimized"},
             "data_status": {"event_count": 0, "last_refresh_success_age_s": null,
-                "initial_refresh_complete": true, "event_window_initialized": false},
+                "initial_refresh_complete": true, "event_window_initialized": false,
+                "database_file_present": true},
             "background_tasks": [{"name": "refresh:work", "status": "failing",
                 "last_heartbeat_age_s": 30}],
             "display_probe": {"last_render_probe_iso": "2025-11-05T14:59:50Z",
@@ -476,7 +478,11 @@ fn health_shape() {
                 {"name": "zz", "last_success_age_s": null,
                 "consecutive_failures": 0, "last_error": null,
                 "events_parsed": 12, "events_skipped": 1, "lines_skipped": 2,
-                "rules_ignored": 3, "zones_unresolved": ["Mars Standard Time"]}]
+                "rules_ignored": 3, "zones_unresolved": ["Mars Standard Time"]}],
+            "system_diagnostics": {
+                "platform": format!("{}-{}", std::env::consts::OS, std::env::consts::ARCH),
+                "python_version": null, "event_loop_running": true, "runtime": "rust",
+                "version": env!("CARGO_PKG_VERSION")}
         })
     );
 }

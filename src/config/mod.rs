@@ -15,6 +15,7 @@
 pub mod display;
 mod env;
 mod error;
+mod lenient;
 mod optimization;
 mod ranges;
 mod redact;
@@ -128,6 +129,10 @@ pub struct ServerConfig {
     pub max_header_bytes: usize,
     /// Grace period for in-flight requests on shutdown, seconds.
     pub shutdown_grace_secs: u64,
+    /// Host names (the `Host` header, port aside) answered besides the loopback names, the
+    /// bind address and, when bound to every address, IP literals and this machine's name.
+    /// `"*"` answers any. Other hosts get 403 (DNS rebinding). TOML only.
+    pub allowed_hosts: Vec<String>,
 }
 
 impl Default for ServerConfig {
@@ -138,6 +143,7 @@ impl Default for ServerConfig {
             max_body_bytes: 16 * 1024,
             max_header_bytes: 16 * 1024,
             shutdown_grace_secs: 5,
+            allowed_hosts: Vec::new(),
         }
     }
 }
@@ -278,14 +284,22 @@ pub fn load(explicit: Option<&Path>) -> Result<Loaded, ConfigError> {
     let env = EnvLayer {
         known: known_env_keys(),
     };
-    let warnings = env
+    let mut warnings: Vec<String> = env
         .unknown()
         .into_iter()
         .map(|v| format!("ignoring unknown environment variable {v}"))
         .collect();
-    let config: Config = figment(file.as_deref())
+    if let Some(f) = &file {
+        warnings.extend(
+            lenient::unknown_file_keys(f, &env.known)
+                .into_iter()
+                .map(|k| format!("ignoring unknown key {k} in {}", f.display())),
+        );
+    }
+    let mut config: Config = figment(file.as_deref())
         .extract()
         .map_err(|e| from_figment(e, file.as_deref()))?;
+    warnings.extend(config.soften());
     config.validate()?;
     Ok(Loaded {
         config,

@@ -163,8 +163,8 @@ fn validation_messages() {
         )
     );
     assert!(
-        err_with(&[("CALENDARBOT_REFRESH_INTERVAL", "0")])
-            .starts_with("invalid configuration: refresh_interval = 0: expected")
+        err_with(&[("CALENDARBOT_REFRESH_INTERVAL", "86401")])
+            .starts_with("invalid configuration: refresh_interval = 86401: expected")
     );
     assert!(
         err_with(&[("CALENDARBOT_ICS_URL", "ftp://example.com/x.ics")])

@@ -28,6 +28,20 @@ fn check_url(key: &str, url: &str) -> Result<(), ConfigError> {
     }
 }
 
+/// Levels a bare filter directive may name.
+const LEVELS: &[&str] = &["trace", "debug", "info", "warn", "error", "off"];
+
+/// Whether every directive of a tracing filter without a `=` is a level. tracing reads a bare
+/// word such as `verbose` as a target name enabled at every level, which silences everything
+/// else; `target=level` still names a target.
+fn log_filter_names_levels(filter: &str) -> bool {
+    filter
+        .split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty() && !d.contains('='))
+        .all(|d| LEVELS.iter().any(|l| l.eq_ignore_ascii_case(d)))
+}
+
 impl Config {
     /// Refuse values that cannot work; the error names key, value and what is allowed.
     pub fn validate(&self) -> Result<(), ConfigError> {
@@ -61,7 +75,9 @@ impl Config {
                 "expected an IANA time zone name such as UTC or Europe/Berlin",
             ));
         }
-        if tracing_subscriber::EnvFilter::try_new(&self.log_level).is_err() {
+        if tracing_subscriber::EnvFilter::try_new(&self.log_level).is_err()
+            || !log_filter_names_levels(&self.log_level)
+        {
             return Err(invalid(
                 "log_level",
                 format!("{:?}", self.log_level),

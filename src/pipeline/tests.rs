@@ -129,7 +129,7 @@ fn epoch_changes_exactly_when_an_occurrence_starts_or_a_skip_ends() {
     let snap = Snapshot {
         version: 1,
         occurrences: Arc::new(vec![occ("a", t(9, 0, 0)), occ("b", t(10, 0, 0))]),
-        skips: Arc::new([("a".to_string(), t(9, 30, 0))].into_iter().collect()),
+        skips: Arc::new([(Arc::from("a"), t(9, 30, 0))].into_iter().collect()),
     };
     let tz = chrono_tz::UTC;
     let e = |now| next_epoch(&snap, now, tz);

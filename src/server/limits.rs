@@ -182,8 +182,20 @@ pub enum Head {
     Gone,
 }
 
-/// Read until the end of the first request head (`\r\n\r\n`), at most `max` bytes, within
-/// `timeout`.
+/// Most header fields in a request head (hyper's own default, set on it too). The first head
+/// over it is answered 431 with a JSON body here; hyper would answer with an empty one.
+pub const MAX_HEADER_FIELDS: usize = 100;
+
+/// Header fields of a complete head: its lines minus the request line and the blank end.
+fn field_count(head: &[u8]) -> usize {
+    head.iter()
+        .filter(|b| **b == b'\n')
+        .count()
+        .saturating_sub(2)
+}
+
+/// Read until the end of the first request head (`\r\n\r\n`), at most `max` bytes and
+/// [`MAX_HEADER_FIELDS`] fields, within `timeout`.
 pub async fn read_head(stream: &mut TcpStream, max: usize, timeout: Duration) -> Head {
     let mut buf = BytesMut::with_capacity(1024);
     let deadline = tokio::time::Instant::now() + timeout;
@@ -197,7 +209,7 @@ pub async fn read_head(stream: &mut TcpStream, max: usize, timeout: Duration) ->
             Ok(Ok(_)) => {
                 // Search from a little before the new bytes: the terminator may straddle reads.
                 if let Some(end) = find_head_end(&buf) {
-                    if end > max {
+                    if end > max || field_count(&buf[..end]) > MAX_HEADER_FIELDS {
                         return Head::TooLarge;
                     }
                     return Head::Complete(buf.freeze());

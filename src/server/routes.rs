@@ -7,6 +7,7 @@
 //! `spawn_blocking` because they wait for SQLite. Every error is JSON `{"error": "..."}` with
 //! the matching status.
 
+use super::guard;
 use super::page;
 use super::reads;
 use super::response::{Resp, error, json, with_path, with_type};
@@ -152,7 +153,13 @@ pub fn resolve(method: &Method, path: &str) -> Result<Handler, Option<String>> {
 
 /// Answer one request whose body has been read.
 pub async fn route(app: &Arc<App>, req: Request<Bytes>) -> Resp {
+    if let Some(refused) = guard::check(&app.config, &req) {
+        return refused;
+    }
     let path = req.uri().path();
+    if req.method() == Method::OPTIONS {
+        return options(path);
+    }
     let handler = match resolve(req.method(), path) {
         Ok(h) => h,
         Err(Some(allow)) => {
@@ -180,6 +187,21 @@ pub async fn route(app: &Arc<App>, req: Request<Bytes>) -> Resp {
         Handler::ClearSkips => clear_skips(app, false).await,
         Handler::Heartbeat => heartbeat(app).await,
         Handler::Voice(route) => voice_route(app, route, &req),
+    }
+}
+
+/// OPTIONS: 204 with the path's `Allow` list (no CORS headers: cross-origin use is not
+/// offered, so a preflight never succeeds); 404 for an unknown path.
+fn options(path: &str) -> Resp {
+    match resolve(&Method::OPTIONS, path) {
+        Err(Some(allow)) => {
+            let mut r = with_type(StatusCode::NO_CONTENT, "application/json", Bytes::new());
+            if let Ok(v) = HeaderValue::from_str(&format!("OPTIONS, {allow}")) {
+                r.headers_mut().insert(ALLOW, v);
+            }
+            r
+        }
+        _ => error(StatusCode::NOT_FOUND, &format!("not found: {path}")),
     }
 }
 
@@ -216,6 +238,7 @@ pub fn health(app: &App) -> Resp {
         pid: std::process::id(),
         mode: app.pipeline.mode_report().mode,
         refresh_interval_secs: app.config.refresh_interval,
+        database_file_present: app.store.path().exists(),
     };
     let h = answers::health(&app.snapshot(), &app.status.read(), &facts);
     let status = if h.is_ok() {
@@ -299,6 +322,13 @@ pub async fn events(app: &App, req: &Request<Bytes>) -> Resp {
     let to = to.unwrap_or(from + Duration::days(DEFAULT_EVENTS_WINDOW_DAYS));
     if to <= from {
         return error(StatusCode::BAD_REQUEST, "to must be after from");
+    }
+    // RFC 3339 has four-digit years: a window past 9999 (or before year 1) cannot be answered.
+    if chrono::Datelike::year(&to) > 9999 || chrono::Datelike::year(&from) < 1 {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "from and to must lie within 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z (UTC)",
+        );
     }
     if to - from > Duration::days(MAX_EVENTS_WINDOW_DAYS) {
         return error(

@@ -86,3 +86,19 @@ pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreErr
     }
     Ok(())
 }
+
+impl super::Store {
+    /// Merge the write-ahead log into the database file and truncate it (clean shutdown:
+    /// a copied or backed-up `calendarbot.db` is then complete on its own).
+    pub fn checkpoint(&self) -> Result<(), StoreError> {
+        let conn = self.writer("store.checkpoint")?;
+        let (busy, _, _): (i64, i64, i64) =
+            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?;
+        if busy != 0 {
+            tracing::warn!("WAL checkpoint at shutdown could not complete (a reader was busy)");
+        }
+        Ok(())
+    }
+}

@@ -110,24 +110,51 @@ pub(super) fn write(
     Ok(())
 }
 
-/// Every stored window, by source, in stored order.
-pub(super) fn read_all(conn: &Connection) -> Result<BTreeMap<String, Vec<Occurrence>>, StoreError> {
+/// Every stored window, by source, in stored order, and per source how many rows could not
+/// be decoded (an invalid UTF-8 subject, say): those occurrences are left out, the rest kept.
+pub(super) type Windows = (BTreeMap<String, Vec<Occurrence>>, BTreeMap<String, usize>);
+
+/// Every stored window (see [`Windows`]).
+pub(super) fn read_all(conn: &Connection) -> Result<Windows, StoreError> {
     let mut out = BTreeMap::new();
+    let mut skipped = BTreeMap::new();
     let sources: Vec<(String, i64)> = conn
         .prepare("SELECT source, count FROM windows ORDER BY source")?
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<Result<_, _>>()?;
     for (source, count) in sources {
-        let list = read_one(conn, &source, count)?;
+        let (list, bad) = read_one(conn, &source, count)?;
+        if bad > 0 {
+            skipped.insert(source.clone(), bad);
+        }
         out.insert(source, list);
     }
-    Ok(out)
+    Ok((out, skipped))
 }
 
-fn read_one(conn: &Connection, source: &str, count: i64) -> Result<Vec<Occurrence>, StoreError> {
+/// One details row, or `None` when a cell does not decode.
+fn read_details(r: &rusqlite::Row<'_>) -> Option<Details> {
+    let attendees: String = r.get(5).ok()?;
+    let attendees = serde_json::from_str(&attendees).ok()?;
+    Some(Details::from(EventText {
+        uid: r.get(1).ok()?,
+        subject: r.get(2).ok()?,
+        description: r.get(3).ok()?,
+        location: r.get(4).ok()?,
+        attendees,
+        organizer: r.get(6).ok()?,
+    }))
+}
+
+fn read_one(
+    conn: &Connection,
+    source: &str,
+    count: i64,
+) -> Result<(Vec<Occurrence>, usize), StoreError> {
     let corrupt =
         |what: String| StoreError::Corrupt(format!("window of source {source:?}: {what}"));
-    let mut details: Vec<Arc<Details>> = Vec::new();
+    let mut details: Vec<Option<Arc<Details>>> = Vec::new();
+    let mut bad = 0;
     let mut stmt = conn.prepare(
         "SELECT idx, uid, subject, description, location, attendees, organizer
          FROM window_details WHERE source = ?1 ORDER BY idx",
@@ -138,17 +165,7 @@ fn read_one(conn: &Connection, source: &str, count: i64) -> Result<Vec<Occurrenc
         if idx != details.len() as i64 {
             return Err(corrupt(format!("details row {idx} out of sequence")));
         }
-        let attendees: String = r.get(5)?;
-        let attendees = serde_json::from_str(&attendees)
-            .map_err(|e| corrupt(format!("attendees of details row {idx}: {e}")))?;
-        details.push(Arc::new(Details::from(EventText {
-            uid: r.get(1)?,
-            subject: r.get(2)?,
-            description: r.get(3)?,
-            location: r.get(4)?,
-            attendees,
-            organizer: r.get(6)?,
-        })));
+        details.push(read_details(r).map(Arc::new));
     }
     let mut list = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
     let mut stmt = conn.prepare(
@@ -162,6 +179,10 @@ fn read_one(conn: &Connection, source: &str, count: i64) -> Result<Vec<Occurrenc
             .ok()
             .and_then(|i| details.get(i))
             .ok_or_else(|| corrupt(format!("occurrence points at missing details row {idx}")))?;
+        let Some(d) = d else {
+            bad += 1;
+            continue;
+        };
         let seq: i64 = r.get(7)?;
         let (start, end) = decode_span(r.get(2)?, r.get(3)?, r.get(4)?)
             .ok_or_else(|| corrupt(format!("occurrence {seq} has times out of range")))?;
@@ -177,13 +198,13 @@ fn read_one(conn: &Connection, source: &str, count: i64) -> Result<Vec<Occurrenc
             expanded: r.get(1)?,
         });
     }
-    if list.len() as i64 != count {
+    if (list.len() + bad) as i64 != count {
         return Err(corrupt(format!(
             "{} occurrences stored, {count} expected",
-            list.len()
+            list.len() + bad
         )));
     }
-    Ok(list)
+    Ok((list, bad))
 }
 
 /// Whether a window (possibly empty) is stored for `source`.

@@ -249,7 +249,7 @@ pub(crate) mod tests {
         let busy = timed("busy", "2025-11-05T22:00:00Z", "2025-11-05T23:00:00Z");
         let tomorrow = timed("tomorrow", "2025-11-06T18:00:00Z", "2025-11-06T19:00:00Z");
         let mut skips = std::collections::HashMap::new();
-        skips.insert("skipped".to_string(), now + chrono::Duration::hours(24));
+        skips.insert("skipped".into(), now + chrono::Duration::hours(24));
         let snap = Snapshot {
             version: 1,
             occurrences: Arc::new(vec![

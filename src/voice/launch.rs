@@ -123,11 +123,12 @@ pub fn launch_summary_answer(ctx: &Ctx<'_>, params: &Params) -> LaunchSummaryAns
         .iter()
         .map(|o| card_line(o, ctx, tz))
         .collect();
+    let spoken = Spoken::new(&sp, params, "Your Day", &lines);
     LaunchSummaryAnswer {
         has_meetings_today: done.has_meetings_today,
-        next_meeting: next.map(|o| MeetingInfo::of(o, ctx, tz)),
+        next_meeting: next.map(|o| MeetingInfo::of(o, ctx, tz).with_speech(&spoken, false)),
         current_meeting: current.map(|o| MeetingInfo::of(o, ctx, tz)),
         done_for_day: done,
-        spoken: Spoken::new(&sp, params, "Your Day", &lines),
+        spoken,
     }
 }

@@ -33,6 +33,7 @@ pub mod auth;
 pub mod day;
 mod done;
 mod http;
+mod insights;
 mod launch;
 mod morning;
 mod next;
@@ -42,6 +43,7 @@ pub mod ssml;
 
 pub use done::{DoneForDay, DoneForDayAnswer, done_for_day, done_for_day_answer};
 pub use http::{Reply, Request, handle};
+pub use insights::{FreeBlock, GenerationContext, MeetingInsight, SummaryMetadata};
 pub use launch::{LaunchSummaryAnswer, launch_summary_answer};
 pub use morning::{
     Density, MorningSummary, MorningSummaryAnswer, default_summary_date, morning_summary_answer,
@@ -161,8 +163,17 @@ pub struct MeetingInfo {
     pub seconds_until_start: i64,
     /// End minus start, seconds.
     pub duration_seconds: i64,
-    /// The time until the start, spoken ("2 hours and 5 minutes"; "no time" once started).
+    /// The time until the start as CalendarBot says it ("in 2 hours and 5 minutes"; "now"
+    /// once started).
     pub duration_spoken: String,
+    /// What to say about this meeting, where CalendarBot's Alexa Lambda reads it
+    /// (`meeting.speech_text` of next-meeting, `next_meeting.speech_text` of launch-summary);
+    /// the same text as the answer's own `speech_text`. Absent elsewhere.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub speech_text: Option<String>,
+    /// The same as SSML (next-meeting's `meeting.ssml`), unless `prefer_ssml=false`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ssml: Option<String>,
 }
 
 impl MeetingInfo {
@@ -179,8 +190,29 @@ impl MeetingInfo {
             start_local_iso: iso_local(s, tz),
             seconds_until_start: until,
             duration_seconds: (e - s).num_seconds().max(0),
-            duration_spoken: spoken_duration(until),
+            duration_spoken: duration_from_now(until),
+            speech_text: None,
+            ssml: None,
         }
+    }
+
+    /// This meeting with the answer's speech beside it (what CalendarBot's clients read).
+    pub(super) fn with_speech(mut self, spoken: &Spoken, ssml: bool) -> Self {
+        self.speech_text = Some(spoken.speech_text.clone());
+        if ssml {
+            self.ssml = spoken.ssml.clone();
+        }
+        self
+    }
+}
+
+/// CalendarBot's `duration_spoken`: "in 40 minutes", "in 2 hours and 5 minutes"; "now" once
+/// the meeting has started.
+pub fn duration_from_now(seconds: i64) -> String {
+    if seconds <= 0 {
+        "now".to_string()
+    } else {
+        format!("in {}", spoken_duration(seconds))
     }
 }
 

@@ -1,6 +1,7 @@
 //! The morning summary: a whole local day previewed, the morning called out.
 
 use super::done::DayView;
+use super::insights::{self, GenerationContext, SummaryMetadata};
 use super::next::next_phrase;
 use super::speech::{
     capitalize, count_of, day_phrase, join_and, spoken_duration, spoken_time, when_phrase,
@@ -83,6 +84,14 @@ pub struct MorningSummary {
     pub last_meeting_end_iso: Option<String>,
     /// The day's meetings (at most `max_events`).
     pub meetings: Vec<MeetingInfo>,
+    /// When this was computed, RFC 3339 UTC (CalendarBot's field).
+    pub analysis_time: String,
+    /// The day's timed meetings, CalendarBot's shape.
+    pub meeting_insights: Vec<MeetingInsight>,
+    /// Free blocks of the morning (06:00 to noon), CalendarBot's rule.
+    pub free_blocks: Vec<FreeBlock>,
+    /// CalendarBot's `metadata`.
+    pub metadata: SummaryMetadata,
 }
 
 /// GET /api/alexa/morning-summary and POST /api/morning-summary.
@@ -290,7 +299,7 @@ pub fn morning_summary_answer(ctx: &Ctx<'_>, params: &Params) -> MorningSummaryA
         .collect();
     let title = format!("Morning Summary: {}", date.format("%A, %B %-d"));
     let summary = MorningSummary {
-        preview_for,
+        preview_for: preview_for.clone(),
         date: date.format("%Y-%m-%d").to_string(),
         timezone: tz.name().to_string(),
         timeframe_start: iso_utc(lo),
@@ -311,6 +320,16 @@ pub fn morning_summary_answer(ctx: &Ctx<'_>, params: &Params) -> MorningSummaryA
             .take(params.max_events)
             .map(|o| MeetingInfo::of(o, ctx, tz))
             .collect(),
+        analysis_time: iso_utc(ctx.now),
+        meeting_insights: insights::meeting_insights(ctx, timed),
+        free_blocks: insights::free_blocks(ctx, timed, date, tz),
+        metadata: SummaryMetadata {
+            preview_for: preview_for.clone(),
+            generation_context: GenerationContext {
+                delivery_time: "evening",
+                reference_day: dp.clone(),
+            },
+        },
     };
     MorningSummaryAnswer {
         summary,

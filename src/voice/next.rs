@@ -62,9 +62,10 @@ pub fn next_meeting_answer(ctx: &Ctx<'_>, params: &Params) -> NextMeetingAnswer 
         }
         None => sp.say("You have no upcoming meetings."),
     }
+    let spoken = Spoken::new(&sp, params, "Next Meeting", &lines);
     NextMeetingAnswer {
-        meeting: next.map(|o| MeetingInfo::of(o, ctx, tz)),
-        spoken: Spoken::new(&sp, params, "Next Meeting", &lines),
+        meeting: next.map(|o| MeetingInfo::of(o, ctx, tz).with_speech(&spoken, true)),
+        spoken,
     }
 }
 
@@ -118,17 +119,17 @@ pub fn time_until_answer(ctx: &Ctx<'_>, params: &Params) -> TimeUntilAnswer {
                 sp.say(format!(
                     "Your next meeting, {}, starts in {}.",
                     said(o),
-                    i.duration_spoken
+                    spoken_duration(i.seconds_until_start)
                 ));
             } else {
                 sp.say(format!(
                     "Your next meeting, {}, starts in {}, {}.",
                     said(o),
-                    i.duration_spoken,
+                    spoken_duration(i.seconds_until_start),
                     when_phrase(start, tz, today)
                 ));
             }
-            lines.push(format!("{} in {}", said(o), i.duration_spoken));
+            lines.push(format!("{} {}", said(o), i.duration_spoken));
         }
         _ => sp.say("You have no upcoming meetings."),
     }

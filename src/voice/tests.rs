@@ -281,7 +281,7 @@ fn skipped_free_and_focus_are_not_meetings() {
     let mut s = snap(v);
     let now = utc("2025-11-05T16:00:00Z");
     let mut skips = HashMap::new();
-    skips.insert("late".to_string(), now + Duration::hours(24));
+    skips.insert("late".into(), now + Duration::hours(24));
     s.skips = Arc::new(skips);
     let p = params("tz=America/Los_Angeles", Route::DoneForDay);
     let a = done_for_day_answer(&ctx(&s, "2025-11-05T16:00:00Z"), &p);
@@ -300,7 +300,14 @@ fn next_meeting_and_time_until() {
     let m = a.meeting.unwrap();
     assert_eq!(m.subject, "Team Standup");
     assert_eq!(m.seconds_until_start, 7500);
-    assert_eq!(m.duration_spoken, "2 hours and 5 minutes");
+    assert_eq!(m.duration_spoken, "in 2 hours and 5 minutes");
+    // Where CalendarBot's Alexa Lambda reads them: inside `meeting`, beside ours.
+    assert_eq!(
+        m.speech_text.as_deref(),
+        Some(a.spoken.speech_text.as_str())
+    );
+    assert_eq!(m.ssml, a.spoken.ssml);
+    assert!(m.ssml.as_deref().is_some_and(|x| x.starts_with("<speak>")));
     assert_eq!(m.start_iso, "2025-11-05T18:00:00Z");
     assert_eq!(m.start_local_iso, "2025-11-05T10:00:00-08:00");
     assert_eq!(
@@ -383,6 +390,14 @@ fn launch_summary_in_progress_and_after_hours() {
          Meeting, today at 1:00 pm, in 2 hours and 45 minutes. That's your last meeting today, \
          so you'll be done at 2:00 pm."
     );
+    // CalendarBot's Lambda reads `next_meeting.speech_text`.
+    let next = a.next_meeting.as_ref().unwrap();
+    assert_eq!(
+        next.speech_text.as_deref(),
+        Some(a.spoken.speech_text.as_str())
+    );
+    assert_eq!(next.duration_spoken, "in 2 hours and 45 minutes");
+    assert!(a.current_meeting.as_ref().unwrap().speech_text.is_none());
     // 18:00 PST: done; tomorrow's meeting is named.
     let a = launch_summary_answer(&ctx(&s, "2025-11-06T02:00:00Z"), &p);
     assert!(a.has_meetings_today && a.done_for_day.is_done);
@@ -756,7 +771,7 @@ fn done_for_day_json_route_rules() {
         ),
     ]);
     let mut skips = HashMap::new();
-    skips.insert("skipped".to_string(), utc("2025-11-06T15:00:00Z"));
+    skips.insert("skipped".into(), utc("2025-11-06T15:00:00Z"));
     s.skips = Arc::new(skips);
     let d = done_for_day(&ctx(&s, "2025-11-05T15:00:00Z"), tz);
     assert_eq!(d.tz, "America/New_York");

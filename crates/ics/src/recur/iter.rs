@@ -25,6 +25,10 @@ struct Expanded {
     bymonth: Vec<u32>,
     bysetpos: Vec<i32>,
     wkst: Weekday,
+    /// The times of a day for DAILY and coarser rules (hours × minutes × seconds, sorted),
+    /// built once: a rule listing every second of a day does not rebuild 86,400 times per
+    /// period.
+    day_times: Vec<NaiveTime>,
 }
 
 /// Iterates the local date-times of a rule in ascending order, starting at DTSTART (instances
@@ -108,7 +112,20 @@ impl RuleIter {
             bymonth,
             bysetpos: rule.bysetpos.clone(),
             wkst: rule.wkst,
+            day_times: Vec::new(),
         };
+        let mut exp = exp;
+        if !matches!(exp.freq, Freq::Hourly | Freq::Minutely | Freq::Secondly) {
+            for &h in &exp.hours {
+                for &mi in &exp.minutes {
+                    for &se in &exp.seconds {
+                        if let Some(t) = NaiveTime::from_hms_opt(h, mi, se) {
+                            exp.day_times.push(t);
+                        }
+                    }
+                }
+            }
+        }
         let cursor = period_start(&exp, dtstart);
         RuleIter {
             rule: exp,
@@ -435,8 +452,8 @@ fn candidates(r: &Expanded, c: NaiveDateTime, out: &mut Vec<NaiveDateTime>) {
         return;
     }
     // Times of each day.
-    let mut times: Vec<NaiveTime> = Vec::new();
-    match r.freq {
+    let mut sub_daily: Vec<NaiveTime> = Vec::new();
+    let times: &[NaiveTime] = match r.freq {
         Freq::Hourly | Freq::Minutely | Freq::Secondly => {
             let (h, m, s) = (c.hour(), c.minute(), c.second());
             // A sub-daily period fixes its own unit and those above; BYxxx parts given for
@@ -461,42 +478,40 @@ fn candidates(r: &Expanded, c: NaiveDateTime, out: &mut Vec<NaiveDateTime>) {
             for &mi in &mins {
                 for &se in &secs {
                     if let Some(t) = NaiveTime::from_hms_opt(h, mi, se) {
-                        times.push(t);
+                        sub_daily.push(t);
                     }
                 }
             }
+            &sub_daily
         }
-        _ => {
-            for &h in &r.hours {
-                for &mi in &r.minutes {
-                    for &se in &r.seconds {
-                        if let Some(t) = NaiveTime::from_hms_opt(h, mi, se) {
-                            times.push(t);
-                        }
-                    }
-                }
+        _ => &r.day_times,
+    };
+    if r.bysetpos.is_empty() {
+        for d in &days {
+            for t in times {
+                out.push(d.and_time(*t));
             }
         }
+        return;
     }
-    let start = out.len();
-    for d in &days {
-        for t in &times {
-            out.push(d.and_time(*t));
-        }
-    }
-    if !r.bysetpos.is_empty() {
-        let all: Vec<NaiveDateTime> = out.drain(start..).collect();
-        let n = all.len() as i32;
-        let mut picked: Vec<NaiveDateTime> = r
-            .bysetpos
-            .iter()
-            .filter_map(|&p| {
-                let i = if p > 0 { p - 1 } else { n + p };
-                (0..n).contains(&i).then(|| all[i as usize])
+    // BYSETPOS indexes the period's candidates (days × times, both sorted) directly: the
+    // candidate set is never built, so a rule naming every second of a year costs its days
+    // and one day's times, not 31 million date-times.
+    let per = times.len();
+    let n = (days.len() * per) as i64;
+    let mut picked: Vec<NaiveDateTime> = r
+        .bysetpos
+        .iter()
+        .filter_map(|&p| {
+            let p = i64::from(p);
+            let i = if p > 0 { p - 1 } else { n + p };
+            (0..n).contains(&i).then(|| {
+                let i = i as usize;
+                days[i / per].and_time(times[i % per])
             })
-            .collect();
-        picked.sort_unstable();
-        picked.dedup();
-        out.extend(picked);
-    }
+        })
+        .collect();
+    picked.sort_unstable();
+    picked.dedup();
+    out.extend(picked);
 }
