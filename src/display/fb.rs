@@ -1,12 +1,16 @@
-//! Linux fbdev output: the panel's geometry, grey → the panel's pixel format, and positioned
-//! writes of only the rows that changed since the last frame.
+//! Linux fbdev output: the panel's geometry, grey → the panel's pixel format, and writes of
+//! only the rows that changed since the last frame.
 //!
-//! Why positioned writes (`pwrite`) rather than `mmap`: they work the same on a real device
-//! (vc4's and virtio-gpu's fbdev emulation, fbtft SPI panels) and on a regular file standing
-//! in for one, so the tests drive this exact code; they also let deferred-I/O drivers (fbtft,
-//! DRM fbdev emulation) see which rows were touched. The geometry of a device comes from
-//! FBIOGET_VSCREENINFO/FSCREENINFO (resolution, bits per pixel, the stride the driver reports,
-//! the RGB bitfields and the pan offset); a regular file takes it from `WxHxBPP[+STRIDE]`.
+//! A device is written through a shared mapping of its memory: that is what DRM's fbdev
+//! emulation (vc4 on the Pi, virtio-gpu in the emulated boot) and deferred-I/O drivers
+//! (fbtft SPI panels) watch to flush the touched pages to the screen; in the emulated boot,
+//! positioned writes to virtio-gpu's fbdev (Debian's 6.1 kernel) were accepted but never
+//! reached the scanout. A regular file standing in for a device (tests, benchmarks) is
+//! written with positioned writes (`pwrite`), which are also the fallback when a device
+//! cannot be mapped; the rows, offsets and bytes are the same either way. The geometry of a
+//! device comes from FBIOGET_VSCREENINFO/FSCREENINFO (resolution, bits per pixel, the stride
+//! the driver reports, the RGB bitfields and the pan offset); a file takes it from
+//! `WxHxBPP[+STRIDE]`.
 
 use super::config::GeometrySpec;
 use super::render::{Canvas, physical_rows, physical_size};

@@ -154,6 +154,16 @@ async fn poll(client: &Client, tz: Tz) -> Result<Polled, client::ClientError> {
     })
 }
 
+/// Whether the server has finished its first refresh (`/api/health`'s
+/// `data_status.initial_refresh_complete`; a 503 "degraded" answer counts as not yet).
+async fn calendar_loaded(client: &Client) -> bool {
+    client
+        .get_json::<serde_json::Value>("/api/health")
+        .await
+        .map(|v| v["data_status"]["initial_refresh_complete"] == true)
+        .unwrap_or(false)
+}
+
 /// The first timed, busy or tentative meeting of the local day of `now`.
 async fn first_start(client: &Client, now: DateTime<Utc>, tz: Tz) -> Option<DateTime<Utc>> {
     let local = now.with_timezone(&tz).date_naive();
@@ -459,9 +469,13 @@ async fn run(
         let (pclient, notify, follow) = (client.clone(), poll_now.clone(), dc.follow_meetings);
         let every = Duration::from_secs(dc.poll_secs as u64);
         let mut ok = st.online;
+        // Until the server says its first refresh is done, an empty answer may only mean
+        // "not loaded yet" (a large feed takes a while on a Pi): poll every RETRY_SECS then.
+        // (Checked before each poll, so the answer polled at start is never trusted alone.)
+        let mut settled = false;
         tokio::spawn(async move {
             loop {
-                let wait = if ok {
+                let wait = if ok && settled {
                     every
                 } else {
                     Duration::from_secs(RETRY_SECS)
@@ -470,8 +484,11 @@ async fn run(
                     _ = tokio::time::sleep(wait) => {}
                     _ = notify.notified() => {}
                 }
+                // Loaded before this poll: its answer reflects the calendar.
+                let loaded = settled || calendar_loaded(&pclient).await;
                 let r = poll(&pclient, tz).await;
                 ok = r.is_ok();
+                settled = loaded;
                 let first = match (&r, follow) {
                     (Ok(p), true) => first_start(&pclient, p.server_now, tz).await,
                     _ => None,
