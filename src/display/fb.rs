@@ -1,12 +1,16 @@
-//! Linux fbdev output: the panel's geometry, grey → the panel's pixel format, and positioned
-//! writes of only the rows that changed since the last frame.
+//! Linux fbdev output: the panel's geometry, grey → the panel's pixel format, and writes of
+//! only the rows that changed since the last frame.
 //!
-//! Why positioned writes (`pwrite`) rather than `mmap`: they work the same on a real device
-//! (vc4's and virtio-gpu's fbdev emulation, fbtft SPI panels) and on a regular file standing
-//! in for one, so the tests drive this exact code; they also let deferred-I/O drivers (fbtft,
-//! DRM fbdev emulation) see which rows were touched. The geometry of a device comes from
-//! FBIOGET_VSCREENINFO/FSCREENINFO (resolution, bits per pixel, the stride the driver reports,
-//! the RGB bitfields and the pan offset); a regular file takes it from `WxHxBPP[+STRIDE]`.
+//! A device is written through a shared mapping of its memory: that is what DRM's fbdev
+//! emulation (vc4 on the Pi, virtio-gpu in the emulated boot) and deferred-I/O drivers
+//! (fbtft SPI panels) watch to flush the touched pages to the screen; in the emulated boot,
+//! positioned writes to virtio-gpu's fbdev (Debian's 6.1 kernel) were accepted but never
+//! reached the scanout. A regular file standing in for a device (tests, benchmarks) is
+//! written with positioned writes (`pwrite`), which are also the fallback when a device
+//! cannot be mapped; the rows, offsets and bytes are the same either way. The geometry of a
+//! device comes from FBIOGET_VSCREENINFO/FSCREENINFO (resolution, bits per pixel, the stride
+//! the driver reports, the RGB bitfields and the pan offset); a file takes it from
+//! `WxHxBPP[+STRIDE]`.
 
 use super::canvas::{Canvas, physical_rows, physical_size};
 use crate::config::display::GeometrySpec;
@@ -153,6 +157,8 @@ pub struct Framebuffer {
     row: Vec<u8>,
     /// Whether it is a character device (so FBIOBLANK applies).
     pub is_device: bool,
+    /// The device's memory, when it can be mapped.
+    map: Option<sys::Mapping>,
 }
 
 impl Framebuffer {
@@ -194,7 +200,17 @@ impl Framebuffer {
                 green: ch(var.green),
                 blue: ch(var.blue),
             };
-            return Self::with(file, path, g, true);
+            let mut fb = Self::with(file, path, g, true)?;
+            // Devices are written through a shared mapping: DRM's fbdev emulation (vc4,
+            // virtio-gpu) and deferred-I/O drivers (fbtft) flush the pages touched there to
+            // the screen. Positioned writes stay the fallback (and the path for files).
+            let len =
+                (fix.smem_len as usize).max(g.stride as usize * (g.yoffset + g.yres) as usize);
+            match sys::Mapping::new(&fb.file, len) {
+                Ok(m) => fb.map = Some(m),
+                Err(e) => tracing::info!(error = %e, "framebuffer not mappable: using writes"),
+            }
+            return Ok(fb);
         } else {
             Geometry::from_spec(spec.ok_or_else(|| FbError::NoGeometry(path.to_path_buf()))?)
         };
@@ -242,6 +258,7 @@ impl Framebuffer {
             last: Vec::new(),
             row: vec![0; g.xres as usize * g.bytes_pp()],
             is_device,
+            map: None,
         })
     }
 
@@ -284,6 +301,7 @@ impl Framebuffer {
         let mut written = 0u32;
         let mut err = None;
         let (lut, row, last, file) = (&self.lut, &mut self.row, &mut self.last, &self.file);
+        let mut map = self.map.as_mut();
         physical_rows(c, rotation, shift, |y, greys| {
             if err.is_some() {
                 return;
@@ -296,7 +314,21 @@ impl Framebuffer {
                 return;
             }
             let off = (g.yoffset + y) as u64 * g.stride as u64 + (g.xoffset as usize * bpp) as u64;
-            match file.write_all_at(row, off) {
+            let res = match map.as_deref_mut() {
+                Some(m) => {
+                    let mem = m.bytes_mut();
+                    let off = off as usize;
+                    match mem.get_mut(off..off + row.len()) {
+                        Some(dst) => {
+                            dst.copy_from_slice(row);
+                            Ok(())
+                        }
+                        None => Err(std::io::Error::other("row outside the mapped framebuffer")),
+                    }
+                }
+                None => file.write_all_at(row, off),
+            };
+            match res {
                 Ok(()) => {
                     prev.copy_from_slice(row);
                     written += 1;

@@ -18,6 +18,7 @@
 //! - [`schedule`]: on-hours, following the day's meetings, pixel shift.
 //! - [`touch`]: evdev taps for the skip button.
 
+mod api;
 pub mod canvas;
 pub mod client;
 pub mod fb;
@@ -30,6 +31,8 @@ pub mod touch;
 use crate::config::display::{DisplayConfig, GeometrySpec};
 use crate::sys::fbdev as sys;
 use anyhow::Context;
+pub use api::server_url;
+use api::{Polled, calendar_loaded, first_start, parse_time, poll};
 use canvas::Canvas;
 use chrono::{DateTime, Datelike, Utc};
 use chrono_tz::Tz;
@@ -37,7 +40,6 @@ use client::Client;
 use model::{Inputs, WhatsNext};
 use render::{Hits, Renderer};
 use schedule::DaySpan;
-use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -81,99 +83,6 @@ pub struct DisplayArgs {
     /// --snapshot: draw the answer as the screen shows it once the server stopped answering.
     #[arg(long)]
     pub offline: bool,
-}
-
-/// `/api/done-for-day` (the fields the display uses).
-#[derive(Debug, Clone, Deserialize)]
-struct DoneForDay {
-    now_iso: String,
-    #[serde(default)]
-    last_meeting_end_iso: Option<String>,
-}
-
-/// `/api/events` (the fields the display uses).
-#[derive(Debug, Clone, Deserialize)]
-struct EventsAnswer {
-    events: Vec<EventRow>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-struct EventRow {
-    start: String,
-    all_day: bool,
-    status: String,
-}
-
-fn parse_time(s: &str) -> Option<DateTime<Utc>> {
-    crate::clock::Clock::parse_test_time(s)
-}
-
-/// The URL the display reads: `--server`, else `display.server`, else the server's own
-/// listen address (a wildcard address is reached through loopback).
-pub fn server_url(cfg: &crate::config::Config, arg: Option<&str>) -> String {
-    if let Some(s) = arg.filter(|s| !s.is_empty()) {
-        return s.to_string();
-    }
-    if !cfg.display.server.is_empty() {
-        return cfg.display.server.clone();
-    }
-    let host = match cfg.web_host.trim() {
-        "0.0.0.0" | "" => "127.0.0.1".to_string(),
-        "::" | "[::]" => "[::1]".to_string(),
-        h if h.contains(':') && !h.starts_with('[') => format!("[{h}]"),
-        h => h.to_string(),
-    };
-    format!("http://{host}:{}", cfg.web_port)
-}
-
-/// One poll's result.
-#[derive(Debug, Clone)]
-struct Polled {
-    answer: WhatsNext,
-    server_now: DateTime<Utc>,
-    last_end: Option<DateTime<Utc>>,
-}
-
-async fn poll(client: &Client, tz: Tz) -> Result<Polled, client::ClientError> {
-    let answer: WhatsNext = client.get_json("/api/whats-next").await?;
-    let done: Option<DoneForDay> = client
-        .get_json(&format!("/api/done-for-day?tz={}", tz.name()))
-        .await
-        .ok();
-    let server_now = answer
-        .server_now()
-        .or_else(|| done.as_ref().and_then(|d| parse_time(&d.now_iso)))
-        .unwrap_or_else(Utc::now);
-    let last_end = done
-        .as_ref()
-        .and_then(|d| d.last_meeting_end_iso.as_deref())
-        .and_then(parse_time);
-    Ok(Polled {
-        answer,
-        server_now,
-        last_end,
-    })
-}
-
-/// The first timed, busy or tentative meeting of the local day of `now`.
-async fn first_start(client: &Client, now: DateTime<Utc>, tz: Tz) -> Option<DateTime<Utc>> {
-    let local = now.with_timezone(&tz).date_naive();
-    let from = local
-        .and_hms_opt(0, 0, 0)?
-        .and_local_timezone(tz)
-        .earliest()?;
-    let to = from + chrono::Duration::days(1);
-    let path = format!(
-        "/api/events?from={}&to={}",
-        from.with_timezone(&Utc).format("%Y-%m-%dT%H:%M:%SZ"),
-        to.with_timezone(&Utc).format("%Y-%m-%dT%H:%M:%SZ")
-    );
-    let ev: EventsAnswer = client.get_json(&path).await.ok()?;
-    ev.events
-        .iter()
-        .filter(|e| !e.all_day && matches!(e.status.as_str(), "busy" | "tentative"))
-        .filter_map(|e| parse_time(&e.start))
-        .min()
 }
 
 /// The display's state between frames.
@@ -460,9 +369,13 @@ async fn run(
         let (pclient, notify, follow) = (client.clone(), poll_now.clone(), dc.follow_meetings);
         let every = Duration::from_secs(dc.poll_secs as u64);
         let mut ok = st.online;
+        // Until the server says its first refresh is done, an empty answer may only mean
+        // "not loaded yet" (a large feed takes a while on a Pi): poll every RETRY_SECS then.
+        // (Checked before each poll, so the answer polled at start is never trusted alone.)
+        let mut settled = false;
         tokio::spawn(async move {
             loop {
-                let wait = if ok {
+                let wait = if ok && settled {
                     every
                 } else {
                     Duration::from_secs(RETRY_SECS)
@@ -471,8 +384,11 @@ async fn run(
                     _ = tokio::time::sleep(wait) => {}
                     _ = notify.notified() => {}
                 }
+                // Loaded before this poll: its answer reflects the calendar.
+                let loaded = settled || calendar_loaded(&pclient).await;
                 let r = poll(&pclient, tz).await;
                 ok = r.is_ok();
+                settled = loaded;
                 let first = match (&r, follow) {
                     (Ok(p), true) => first_start(&pclient, p.server_now, tz).await,
                     _ => None,

@@ -13,6 +13,14 @@
 //! - the structs are plain integers: every bit pattern the kernel writes is a valid value;
 //! - the return value is checked and turned into `io::Error::last_os_error()` on failure, so
 //!   no partially written struct is ever used.
+//!
+//! The framebuffer mapping ([`Mapping`]) is sound because: `mmap` is asked for a shared,
+//! read-write mapping of exactly `len` bytes of a live descriptor and its result is checked
+//! against `MAP_FAILED`; the pointer is only ever exposed as one `&mut [u8]` of that `len`
+//! borrowed from `&mut self`, so there is no aliasing in this process; the mapping lives until
+//! `Drop` unmaps it, and nothing keeps a slice past that (the borrow checker ties the slice to
+//! the `Mapping`). Another process writing the same framebuffer can change the bytes under us,
+//! which is harmless for `u8` data (no invalid values, no references into it).
 
 use std::fs::File;
 use std::io;
@@ -170,6 +178,55 @@ pub(crate) fn evdev_abs_range(dev: &File, axis: u16) -> io::Result<(i32, i32)> {
     Ok((info.minimum, info.maximum))
 }
 
+/// A shared read-write mapping of a framebuffer's memory (how DRM fbdev emulation and
+/// deferred-I/O drivers see which pages changed).
+pub(crate) struct Mapping {
+    ptr: std::ptr::NonNull<u8>,
+    len: usize,
+}
+
+impl Mapping {
+    /// Map `len` bytes of `f` from offset 0.
+    pub(crate) fn new(f: &File, len: usize) -> io::Result<Mapping> {
+        if len == 0 {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "empty mapping"));
+        }
+        // SAFETY: see the module doc: a fresh shared mapping of a live fd, result checked.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                f.as_raw_fd(),
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let ptr = std::ptr::NonNull::new(p.cast::<u8>())
+            .ok_or_else(|| io::Error::other("mmap returned null"))?;
+        Ok(Mapping { ptr, len })
+    }
+
+    /// The mapped bytes.
+    pub(crate) fn bytes_mut(&mut self) -> &mut [u8] {
+        // SAFETY: ptr/len describe a live mapping owned by self; the &mut borrow of self makes
+        // this the only slice into it.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        // SAFETY: unmapping exactly the region mapped in `new`; no slice outlives self.
+        unsafe {
+            libc::munmap(self.ptr.as_ptr().cast(), self.len);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -184,6 +241,21 @@ mod tests {
         };
         assert_eq!(std::mem::size_of::<FbFixScreeninfo>(), fix);
         assert_eq!(std::mem::size_of::<libc::input_absinfo>(), 24);
+    }
+
+    #[test]
+    fn a_mapped_file_is_written_through() {
+        let mut f = tempfile::tempfile().unwrap();
+        f.set_len(8192).unwrap();
+        {
+            let mut m = Mapping::new(&f, 8192).unwrap();
+            m.bytes_mut()[4096..4100].copy_from_slice(b"fb!!");
+        }
+        use std::io::{Read, Seek};
+        let mut buf = Vec::new();
+        f.seek(std::io::SeekFrom::Start(0)).unwrap();
+        f.read_to_end(&mut buf).unwrap();
+        assert_eq!(&buf[4096..4100], b"fb!!");
     }
 
     #[test]
