@@ -2,7 +2,7 @@
 //! beside it.
 //!
 //! Why it exists: SPEC §7 asks for a response cache, coalescing, write batching, a monitor,
-//! feature flags and a fallback, and ARCHITECTURE.md asks that each has one obvious home and
+//! feature flags and a fallback, and docs/architecture.md asks that each has one obvious home and
 //! that the plain path sits next to the optimised one behind the same interface. That interface
 //! is [`Pipeline::read`]: a route gives a [`CacheKey`] (everything its answer depends on) and
 //! a pure `compute` closure, and gets back the prepared answer plus the [`Path`] that produced
