@@ -282,6 +282,10 @@ pub(crate) struct ProcessFacts {
     pub refresh_interval_secs: u64,
     /// Whether the database file is still there (deleted while running, nothing is saved).
     pub database_file_present: bool,
+    /// Where an unreadable database file was moved at start, if one was.
+    pub database_moved_aside: Option<String>,
+    /// Stored rows the latest load left out because they could not be decoded.
+    pub database_rows_skipped: u64,
 }
 
 /// `server_status` of /api/health.
@@ -309,6 +313,12 @@ pub(crate) struct DataStatus {
     /// False once the database file was deleted under the running service: nothing is saved
     /// any more (restart to recreate it); health is then degraded.
     pub database_file_present: bool,
+    /// Where the database file was moved at start because SQLite could not read it (kept for
+    /// diagnosis; the kiosk started empty and fetched again); null when it was readable.
+    pub database_moved_aside: Option<String>,
+    /// Stored rows the latest load left out because they could not be decoded (their feeds
+    /// are parsed again at the next fetch, which replaces them).
+    pub database_rows_skipped: u64,
 }
 
 /// One entry of `background_tasks`.
@@ -360,6 +370,9 @@ pub(crate) struct SourceStatus {
     /// Time zones of the last parse that could not be resolved (their times were read in the
     /// default zone); empty until parsed.
     pub zones_unresolved: Vec<String>,
+    /// Bounds hit in the last parse (SPEC §5: a rule or the feed cut at its bound, a line
+    /// cut, nesting too deep); null until parsed.
+    pub bounds_hit: Option<u64>,
 }
 
 /// The /api/health answer.
@@ -446,6 +459,8 @@ pub(crate) fn health(snap: &Snapshot, board: &StatusInner, p: &ProcessFacts) -> 
             initial_refresh_complete: board.initial_refresh_complete,
             event_window_initialized: board.event_window_initialized,
             database_file_present: p.database_file_present,
+            database_moved_aside: p.database_moved_aside.clone(),
+            database_rows_skipped: p.database_rows_skipped,
         },
         background_tasks: board
             .tasks
@@ -487,6 +502,7 @@ pub(crate) fn health(snap: &Snapshot, board: &StatusInner, p: &ProcessFacts) -> 
                     .as_ref()
                     .map(|p| p.zones_unresolved.clone())
                     .unwrap_or_default(),
+                bounds_hit: s.parse.as_ref().map(|_| s.bounds_hit),
             })
             .collect(),
         system_diagnostics: SystemDiagnostics::current(),
