@@ -151,7 +151,7 @@ pub struct Resolver<'a> {
     cache: HashMap<String, Zone>,
     /// Compiled VTIMEZONE rules by their observances' text: 5,000 copies of one definition
     /// under different TZIDs are compiled once.
-    compiled: HashMap<String, Option<(i32, Arc<[(NaiveDateTime, i32)]>)>>,
+    compiled: HashMap<String, Option<Compiled>>,
     /// Hard budgets (see [`crate::Limits`]): zones named, transitions compiled.
     max_zones: usize,
     max_transitions: u64,
@@ -366,6 +366,10 @@ impl Resolver<'_> {
     }
 }
 
+/// A compiled VTIMEZONE: the offset before its first transition, and its transitions (UTC
+/// instant, offset after), sorted.
+type Compiled = (i32, Arc<[(NaiveDateTime, i32)]>);
+
 /// Why a VTIMEZONE was not compiled.
 enum Over {
     /// It has more transitions than the feed's budget has left.
@@ -432,12 +436,7 @@ fn parse_offset(v: &str) -> Option<i32> {
 /// of a VTIMEZONE's STANDARD/DAYLIGHT observances, from 1900 to 2200; `Ok(None)` when it has
 /// none. More than `cap` transitions is an error; `work` counts the candidates its rules
 /// examined.
-#[allow(clippy::type_complexity)]
-fn build_custom(
-    c: &Component,
-    cap: u64,
-    work: &mut u64,
-) -> Result<Option<(i32, Arc<[(NaiveDateTime, i32)]>)>, Over> {
+fn build_custom(c: &Component, cap: u64, work: &mut u64) -> Result<Option<Compiled>, Over> {
     let (Some(lo), Some(hi)) = (
         chrono::NaiveDate::from_ymd_opt(1900, 1, 1).and_then(|d| d.and_hms_opt(0, 0, 0)),
         chrono::NaiveDate::from_ymd_opt(2200, 1, 1).and_then(|d| d.and_hms_opt(0, 0, 0)),
