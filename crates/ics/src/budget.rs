@@ -5,7 +5,7 @@
 //! that examines millions of candidates or a feed naming hundreds of zones is hostile, not a
 //! calendar, and the service must keep its last good window (docs/engine.md, "Budgets").
 
-/// The hard budgets of [`Limits`], by name (health, metrics and logs use [`BudgetKind::name`]).
+/// The hard budgets of [`crate::Limits`], by name (health, metrics and logs use [`BudgetKind::name`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum BudgetKind {
     /// `max_rule_candidates`.

@@ -465,7 +465,7 @@ pub enum IcsError {
     /// The bytes hold no VCALENDAR.
     #[error("not an iCalendar feed: {0}")]
     NotACalendar(String),
-    /// Expanding the feed would cost more than a hard budget of [`Limits`] allows.
+    /// Expanding the feed would cost more than a hard budget of [`crate::Limits`] allows.
     #[error("over budget: {0}")]
     OverBudget(OverBudget),
 }
