@@ -38,9 +38,9 @@ struct Expanded {
 /// both depend on the zone.
 ///
 /// Candidates are generated lazily: a period holds its matching days (at most 366) and an
-/// index into days × a day's times (built once per rule), so a rule naming every second of a year costs a
-/// year's days and one day's times in memory, never its 31 million date-times; BYSETPOS picks
-/// indices in that space.
+/// index into days × a day's times (built once per rule), so a rule naming every second of a
+/// year costs a year's days and one day's times in memory, never its 31 million date-times;
+/// BYSETPOS picks indices in that space.
 #[derive(Debug, Clone)]
 pub struct RuleIter {
     rule: Expanded,
