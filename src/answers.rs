@@ -342,8 +342,8 @@ pub(crate) struct DisplayProbe {
     /// Last heartbeat, RFC 3339 UTC; null before the first.
     pub last_render_probe_iso: Option<String>,
     /// Whether the page is alive: the last heartbeat is at most [`HEARTBEAT_STALE_SECS`] old
-    /// (the page posts one every 30 s); null before the first.
-    pub last_probe_ok: Option<bool>,
+    /// (the page posts one every 30 s); false before the first, as CalendarBot says.
+    pub last_probe_ok: bool,
     /// Where the probe came from.
     pub last_probe_notes: Option<String>,
 }
@@ -475,7 +475,7 @@ pub(crate) fn health(snap: &Snapshot, board: &StatusInner, p: &ProcessFacts) -> 
             last_render_probe_iso: board.last_heartbeat.map(iso_utc),
             last_probe_ok: board
                 .last_heartbeat
-                .map(|at| age(at) <= HEARTBEAT_STALE_SECS),
+                .is_some_and(|at| age(at) <= HEARTBEAT_STALE_SECS),
             last_probe_notes: board.last_heartbeat.map(|at| {
                 let a = age(at);
                 if a <= HEARTBEAT_STALE_SECS {

@@ -166,6 +166,8 @@ fn heartbeat_shows_in_health() {
     assert_eq!(st, StatusCode::OK);
     assert_eq!(v["status"], "ok");
     assert_eq!(v["display_probe"]["last_render_probe_iso"], Value::Null);
+    // CalendarBot says false (not null) before the first heartbeat.
+    assert_eq!(v["display_probe"]["last_probe_ok"], false);
     assert_eq!(v["server_status"]["pid"], std::process::id());
     assert_eq!(v["server_status"]["mode"], "optimized");
     assert_eq!(v["data_status"]["event_count"], 2);
