@@ -524,6 +524,43 @@ mod tests {
     use super::*;
 
     #[test]
+    fn identical_vtimezones_are_compiled_once_and_zones_are_budgeted() {
+        let vtz = |tzid: &str| {
+            format!(
+                "BEGIN:VTIMEZONE\r\nTZID:{tzid}\r\nBEGIN:STANDARD\r\nDTSTART:16010101T030000\r\n\
+                 TZOFFSETFROM:+0200\r\nTZOFFSETTO:+0100\r\nRRULE:FREQ=YEARLY;BYDAY=-1SU;BYMONTH=10\r\n\
+                 END:STANDARD\r\nBEGIN:DAYLIGHT\r\nDTSTART:16010101T020000\r\nTZOFFSETFROM:+0100\r\n\
+                 TZOFFSETTO:+0200\r\nRRULE:FREQ=YEARLY;BYDAY=-1SU;BYMONTH=3\r\nEND:DAYLIGHT\r\n\
+                 END:VTIMEZONE\r\n"
+            )
+        };
+        let feed = format!(
+            "BEGIN:VCALENDAR\r\n{}{}{}END:VCALENDAR\r\n",
+            vtz("Custom A"),
+            vtz("Custom B"),
+            vtz("Custom C")
+        );
+        let limits = crate::Limits {
+            max_zones: 2,
+            ..crate::Limits::default()
+        };
+        let parsed = crate::parse::parse(feed.as_bytes(), &limits);
+        let mut r = Resolver::new(&parsed.calendars[0].children, chrono_tz::UTC);
+        r.set_budget(&limits);
+        let (Zone::Custom(a), Zone::Custom(b)) = (r.resolve("Custom A"), r.resolve("Custom B"))
+        else {
+            panic!("VTIMEZONE-only zones");
+        };
+        assert!(Arc::ptr_eq(&a.transitions, &b.transitions), "compiled once");
+        assert_eq!((a.name.as_str(), b.name.as_str()), ("Custom A", "Custom B"));
+        // Two a year from 1900 to 2200, and the onset in 1601.
+        assert_eq!(a.transitions.len(), 601);
+        assert!(r.over_budget.is_none());
+        r.resolve("Custom C");
+        assert_eq!(r.over_budget, Some((crate::BudgetKind::Zones, 2)));
+    }
+
+    #[test]
     fn windows_and_display_names_resolve() {
         assert_eq!(
             resolve_name("W. Europe Standard Time"),
