@@ -282,6 +282,10 @@ pub(crate) struct ProcessFacts {
     pub refresh_interval_secs: u64,
     /// Whether the database file is still there (deleted while running, nothing is saved).
     pub database_file_present: bool,
+    /// Where an unreadable database file was moved at start, if one was.
+    pub database_moved_aside: Option<String>,
+    /// Stored rows the latest load left out because they could not be decoded.
+    pub database_rows_skipped: u64,
 }
 
 /// `server_status` of /api/health.
@@ -309,6 +313,12 @@ pub(crate) struct DataStatus {
     /// False once the database file was deleted under the running service: nothing is saved
     /// any more (restart to recreate it); health is then degraded.
     pub database_file_present: bool,
+    /// Where the database file was moved at start because SQLite could not read it (kept for
+    /// diagnosis; the kiosk started empty and fetched again); null when it was readable.
+    pub database_moved_aside: Option<String>,
+    /// Stored rows the latest load left out because they could not be decoded (their feeds
+    /// are parsed again at the next fetch, which replaces them).
+    pub database_rows_skipped: u64,
 }
 
 /// One entry of `background_tasks`.
@@ -332,8 +342,8 @@ pub(crate) struct DisplayProbe {
     /// Last heartbeat, RFC 3339 UTC; null before the first.
     pub last_render_probe_iso: Option<String>,
     /// Whether the page is alive: the last heartbeat is at most [`HEARTBEAT_STALE_SECS`] old
-    /// (the page posts one every 30 s); null before the first.
-    pub last_probe_ok: Option<bool>,
+    /// (the page posts one every 30 s); false before the first, as CalendarBot says.
+    pub last_probe_ok: bool,
     /// Where the probe came from.
     pub last_probe_notes: Option<String>,
 }
@@ -360,6 +370,9 @@ pub(crate) struct SourceStatus {
     /// Time zones of the last parse that could not be resolved (their times were read in the
     /// default zone); empty until parsed.
     pub zones_unresolved: Vec<String>,
+    /// Bounds hit in the last parse (SPEC §5: a rule or the feed cut at its bound, a line
+    /// cut, nesting too deep); null until parsed.
+    pub bounds_hit: Option<u64>,
 }
 
 /// The /api/health answer.
@@ -446,6 +459,8 @@ pub(crate) fn health(snap: &Snapshot, board: &StatusInner, p: &ProcessFacts) -> 
             initial_refresh_complete: board.initial_refresh_complete,
             event_window_initialized: board.event_window_initialized,
             database_file_present: p.database_file_present,
+            database_moved_aside: p.database_moved_aside.clone(),
+            database_rows_skipped: p.database_rows_skipped,
         },
         background_tasks: board
             .tasks
@@ -460,7 +475,7 @@ pub(crate) fn health(snap: &Snapshot, board: &StatusInner, p: &ProcessFacts) -> 
             last_render_probe_iso: board.last_heartbeat.map(iso_utc),
             last_probe_ok: board
                 .last_heartbeat
-                .map(|at| age(at) <= HEARTBEAT_STALE_SECS),
+                .is_some_and(|at| age(at) <= HEARTBEAT_STALE_SECS),
             last_probe_notes: board.last_heartbeat.map(|at| {
                 let a = age(at);
                 if a <= HEARTBEAT_STALE_SECS {
@@ -487,6 +502,7 @@ pub(crate) fn health(snap: &Snapshot, board: &StatusInner, p: &ProcessFacts) -> 
                     .as_ref()
                     .map(|p| p.zones_unresolved.clone())
                     .unwrap_or_default(),
+                bounds_hit: s.parse.as_ref().map(|_| s.bounds_hit),
             })
             .collect(),
         system_diagnostics: SystemDiagnostics::current(),

@@ -223,10 +223,17 @@ pub(crate) async fn refresh_once(
             if let Ok(Err(se)) = blocking(move || store.save_source_state(&n, &state)).await {
                 tracing::error!(source = %name, error = %se, "cannot record the failure");
             }
+            let over = match e {
+                RefreshError::Parse(IcsError::OverBudget(o)) => Some(o.budget.name()),
+                _ => None,
+            };
             app.status.update(|s| {
                 let h = s.sources.entry(name.clone()).or_default();
                 h.consecutive_failures = failures;
                 h.last_error = Some(message);
+                if let Some(budget) = over {
+                    *h.budget_refusals.entry(budget).or_default() += 1;
+                }
             });
         }
     }

@@ -56,6 +56,9 @@ pub struct SourceHealth {
     pub event_count: usize,
     /// Bounds hit in the last parse (SPEC §5).
     pub bounds_hit: u64,
+    /// Refreshes refused because the feed went over a hard budget of the engine, by budget
+    /// name (`ics::BudgetKind::name`), since start.
+    pub budget_refusals: std::collections::BTreeMap<&'static str, u64>,
     /// What the last parse in this run found; `None` until this run parsed the feed (an
     /// unchanged feed after a restart is not parsed again).
     pub parse: Option<ParseStats>,

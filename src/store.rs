@@ -107,6 +107,8 @@ struct Inner {
     batch_breaker: Arc<Breaker>,
     /// Stored rows left out because they could not be decoded (see [`Store::load_windows`]).
     undecodable_rows: std::sync::atomic::AtomicU64,
+    /// Where an unreadable database file was moved at start ([`open_or_recover`]).
+    moved_aside: std::sync::OnceLock<PathBuf>,
 }
 
 /// Most skips kept at once. A kiosk skips a few meetings a day for 24 h each; beyond this, the
@@ -323,6 +325,7 @@ impl Store {
                 batcher,
                 batch_breaker: Arc::new(opts.fallback.breaker(Part::Batch)),
                 undecodable_rows: Default::default(),
+                moved_aside: Default::default(),
             }),
         })
     }
@@ -416,18 +419,12 @@ impl Store {
                 tracing::warn!(source = %source, error = %e, "cannot clear the feed's validators");
             }
         }
-        self.inner.undecodable_rows.fetch_add(
+        // The latest load's count: the service loads twice at start (hub, refresh seed).
+        self.inner.undecodable_rows.store(
             skipped.values().sum::<usize>() as u64,
             std::sync::atomic::Ordering::Relaxed,
         );
         Ok(windows)
-    }
-
-    /// Stored rows left out since start as undecodable.
-    pub fn undecodable_rows(&self) -> u64 {
-        self.inner
-            .undecodable_rows
-            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Replace one source's window and state in one transaction.

@@ -166,6 +166,8 @@ fn heartbeat_shows_in_health() {
     assert_eq!(st, StatusCode::OK);
     assert_eq!(v["status"], "ok");
     assert_eq!(v["display_probe"]["last_render_probe_iso"], Value::Null);
+    // CalendarBot says false (not null) before the first heartbeat.
+    assert_eq!(v["display_probe"]["last_probe_ok"], false);
     assert_eq!(v["server_status"]["pid"], std::process::id());
     assert_eq!(v["server_status"]["mode"], "optimized");
     assert_eq!(v["data_status"]["event_count"], 2);
@@ -357,6 +359,66 @@ fn a_skip_flood_is_capped() {
     assert!(stored.contains_key("m1"));
     let (_, v) = get(&s, "/api/whats-next");
     assert_eq!(v["meeting"]["meeting_id"], "m2");
+}
+
+/// `GET /api/clear_skips` stays for CalendarBot's documented `curl` use (no client of
+/// CalendarBot calls it from a page), but another site cannot make a browser call it: an
+/// `<img src>` (Sec-Fetch-Site cross-site or same-site), a foreign `Origin`, or — from a
+/// browser without Fetch Metadata — a foreign `Referer` is refused, and the skips stay.
+#[test]
+fn clear_skips_by_get_is_for_scripts_not_for_other_sites() {
+    let s = sample();
+    let c = client();
+    let skip = c
+        .post(s.url("/api/skip"))
+        .json(&json!({"meeting_id": "m1"}))
+        .send()
+        .unwrap();
+    assert_eq!(skip.status(), StatusCode::OK);
+    let next = || get(&s, "/api/whats-next").1["meeting"]["meeting_id"].clone();
+    assert_ne!(next(), "m1");
+    let refused = |rb: reqwest::blocking::RequestBuilder, what: &str| {
+        let r = rb.send().unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{what}");
+        let v: Value = r.json().unwrap();
+        assert!(v["error"].is_string(), "{what}: {v}");
+    };
+    let url = s.url("/api/clear_skips");
+    refused(
+        c.get(&url)
+            .header("sec-fetch-site", "cross-site")
+            .header("sec-fetch-mode", "no-cors")
+            .header("sec-fetch-dest", "image"),
+        "an <img> on another site",
+    );
+    refused(
+        c.get(&url).header("sec-fetch-site", "same-site"),
+        "a page on a sibling site",
+    );
+    refused(
+        c.get(&url).header("origin", "http://evil.example"),
+        "a foreign Origin",
+    );
+    refused(
+        c.get(&url).header("referer", "http://evil.example/page"),
+        "a foreign Referer (a browser without Fetch Metadata)",
+    );
+    assert_ne!(next(), "m1", "the skip is still there");
+    // The address bar (navigation, no site) and curl (no browser headers) still clear.
+    let typed = c
+        .get(&url)
+        .header("sec-fetch-site", "none")
+        .header("sec-fetch-mode", "navigate")
+        .send()
+        .unwrap();
+    assert_eq!(typed.status(), StatusCode::OK);
+    let v: Value = typed.json().unwrap();
+    assert_eq!(v["cleared"], true, "{v}");
+    assert_eq!(v["count"], 1, "{v}");
+    assert!(v["message"].is_string(), "{v}");
+    assert_eq!(next(), "m1");
+    let curl = c.get(&url).send().unwrap();
+    assert_eq!(curl.status(), StatusCode::OK);
 }
 
 /// CSRF and DNS rebinding: a skip must be JSON and not cross-site; a foreign `Host` is

@@ -3,7 +3,8 @@
 //! - 500 idle or trickling ("slowloris") connections that reconnect when dropped do not delay
 //!   the kiosk: p99 of 200 sequential kiosk requests during the attack stays under 50 ms; the
 //!   attackers are shed (evicted or timed out) and the server keeps answering afterwards;
-//! - a request head over `server.max_header_bytes` gets 431 with a JSON error;
+//! - a request head over `server.max_header_bytes` gets 431 with a JSON error, on a new
+//!   connection and on a kept-alive one (hyper's own 431, 400 and 414 are rewritten to JSON);
 //! - a body over `server.max_body_bytes` gets 413 with a JSON error, whether it is sent or
 //!   only announced by Content-Length;
 //! - a body that stops arriving gets 408 once `server.header_read_timeout_ms` has passed;
@@ -204,6 +205,71 @@ fn oversized_head_is_431_json() {
         "GET /api/whats-next HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Ok: {ok}\r\n\r\n"
     );
     assert_eq!(raw(bin.addr, req.as_bytes()).0, 200);
+}
+
+/// Every 431 is JSON, also the ones hyper itself answers for the second and later requests
+/// of a kept-alive connection (too many header fields, or a head over the cap); so are its
+/// 400 (a malformed head) and 414.
+#[test]
+fn every_431_on_a_kept_alive_connection_is_json() {
+    let (bin, _dir) = demo_binary(&[]);
+    let many: String = (0..150).map(|i| format!("X-H{i}: v\r\n")).collect();
+    let big = format!("X-Big: {}\r\n", "a".repeat(20 * 1024));
+    for (bad, want) in [
+        (
+            format!("GET /api/whats-next HTTP/1.1\r\nHost: x\r\n{many}\r\n"),
+            431,
+        ),
+        (
+            format!("GET /api/whats-next HTTP/1.1\r\nHost: x\r\n{big}\r\n"),
+            431,
+        ),
+        (
+            "GET /api/whats-next HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n".to_string(),
+            400,
+        ),
+    ] {
+        let first = b"GET /api/whats-next HTTP/1.1\r\nHost: x\r\n\r\n";
+        let mut s = TcpStream::connect(bin.addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.write_all(first).unwrap();
+        // Read the first answer whole (its Content-Length says where it ends).
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = s.read(&mut buf).unwrap();
+            assert!(n > 0, "closed after the first answer");
+            got.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&got).to_string();
+            if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                let len: usize = head
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().parse().unwrap())
+                    })
+                    .unwrap();
+                if body.len() >= len {
+                    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+                    break;
+                }
+            }
+        }
+        let _ = s.write_all(bad.as_bytes());
+        let mut out = Vec::new();
+        let _ = s.read_to_end(&mut out);
+        let text = String::from_utf8_lossy(&out).to_string();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        assert!(head.starts_with(&format!("HTTP/1.1 {want} ")), "{text:?}");
+        assert!(
+            head.to_ascii_lowercase()
+                .contains("content-type: application/json"),
+            "{text:?}"
+        );
+        let v: Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {text:?}"));
+        assert!(v["error"].is_string(), "{text:?}");
+    }
 }
 
 #[test]

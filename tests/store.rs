@@ -10,7 +10,8 @@
 //!   content hash are cleared so the next fetch brings them back;
 //! - a file that is not a database is a clear error at open; `open_or_recover` moves it (and a
 //!   malformed one) aside, keeps it, and starts empty; the real binary over a garbage file
-//!   starts and serves the feed;
+//!   starts and serves the feed, and health names the moved file; over a poisoned row it
+//!   serves the rest and health counts the row (`data_status.database_rows_skipped`);
 //! - a data directory that cannot be a directory is a clear `StoreError::Dir` naming it;
 //! - a full disk (a database size bound) is a clear error, and the previous window survives.
 
@@ -435,4 +436,57 @@ fn the_binary_starts_over_a_corrupt_database() {
         .collect();
     assert_eq!(kept.len(), 1);
     assert_eq!(std::fs::read(kept[0].path()).unwrap(), vec![0x5a_u8; 8192]);
+    // Health says where the bad file went.
+    let (_, h) = b.get("/api/health").unwrap();
+    assert_eq!(
+        h["data_status"]["database_moved_aside"],
+        kept[0].path().display().to_string(),
+        "{h}"
+    );
+    assert_eq!(h["data_status"]["database_rows_skipped"], 0, "{h}");
+}
+
+/// The real binary over a database with one poisoned cell (an invalid UTF-8 subject): it
+/// starts, serves the rest from storage with the feed down, warns, and health counts the row.
+#[test]
+fn the_binary_counts_a_poisoned_row_in_health() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let feed = dir.path().join("feed.ics");
+    std::fs::write(
+        &feed,
+        support::ics(&[
+            ("standup", "Standup", 60, 15),
+            ("review", "Review", 120, 30),
+        ]),
+    )
+    .unwrap();
+    let env = [("CALENDARBOT_ICS_URL", format!("file://{}", feed.display()))];
+    let mut b = support::Binary::start(&data, &env);
+    assert_eq!(b.next_subject().as_deref(), Some("Standup"), "{}", b.log());
+    let (_, h) = b.get("/api/health").unwrap();
+    assert_eq!(
+        h["data_status"]["database_moved_aside"],
+        serde_json::Value::Null
+    );
+    b.stop();
+    let conn = rusqlite::Connection::open(data.join(DB_FILE)).unwrap();
+    let n = conn
+        .execute(
+            "UPDATE window_details SET subject = CAST(x'c328ff' AS TEXT) WHERE uid = 'standup'",
+            [],
+        )
+        .unwrap();
+    assert_eq!(n, 1);
+    drop(conn);
+    std::fs::remove_file(&feed).unwrap();
+    let b = support::Binary::start_answering(&data, &env);
+    assert_eq!(b.next_subject().as_deref(), Some("Review"), "{}", b.log());
+    let (_, h) = b.get("/api/health").unwrap();
+    assert_eq!(h["data_status"]["database_rows_skipped"], 1, "{h}");
+    assert_eq!(
+        h["data_status"]["database_moved_aside"],
+        serde_json::Value::Null
+    );
+    assert!(b.log().contains("cannot be decoded"), "{}", b.log());
 }

@@ -9,9 +9,14 @@
 //!   DNS someone else controls), a name in `server.allowed_hosts` (`"*"`: any), or — when bound
 //!   to every address — an IP literal or `<this machine's name>.local`; a request without
 //!   `Host` is let through (HTTP/1.0 tools; no browser sends one);
-//! - a state-changing request (POST /api/skip, DELETE /api/skip, POST /api/browser-heartbeat)
-//!   carrying `Origin` must come from an allowed host, and one marked
-//!   `Sec-Fetch-Site: cross-site` is refused;
+//! - a state-changing request (POST /api/skip, DELETE /api/skip, POST /api/browser-heartbeat,
+//!   GET /api/clear_skips) carrying `Origin` must come from an allowed host, and one marked
+//!   `Sec-Fetch-Site: cross-site` or `same-site` (a page on a sibling site) is refused;
+//! - `GET /api/clear_skips` changes state on a GET, which any page can make a browser send
+//!   (`<img src>`). It stays a GET because CalendarBot documents it for `curl` (no client of
+//!   CalendarBot calls it from a page); besides the checks above, one with a `Referer` from
+//!   a host not served here is refused (browsers without Fetch Metadata still send that).
+//!   The address bar (`Sec-Fetch-Site: none`) and scripts (no browser headers) still work;
 //! - POST /api/skip needs `Content-Type: application/json` (415 otherwise): a cross-site form
 //!   or `text/plain` fetch cannot send it without a preflight, which is never granted (no CORS
 //!   headers are sent). The heartbeat carries no body and CalendarBot's own page sends it
@@ -19,7 +24,7 @@
 
 use super::response::{Resp, error};
 use crate::config::Config;
-use hyper::header::{CONTENT_TYPE, HOST, ORIGIN};
+use hyper::header::{CONTENT_TYPE, HOST, ORIGIN, REFERER};
 use hyper::{Method, Request, StatusCode};
 use std::sync::OnceLock;
 
@@ -78,7 +83,15 @@ fn changes_state(method: &Method, path: &str) -> bool {
         (&Method::POST, "/api/skip")
             | (&Method::DELETE, "/api/skip")
             | (&Method::POST, "/api/browser-heartbeat")
+            | (&Method::GET, "/api/clear_skips")
     )
+}
+
+/// The host of an absolute URL (`http://kiosk:8080/x` → `kiosk`), as [`host_of`] reduces it.
+fn url_host(url: &str) -> String {
+    let authority = url.split("://").nth(1).unwrap_or_default();
+    let authority = authority.split(['/', '?', '#']).next().unwrap_or_default();
+    host_of(authority.rsplit('@').next().unwrap_or_default())
 }
 
 /// Refuse what must not be answered: a foreign `Host` (403), a cross-site state change (403),
@@ -108,14 +121,27 @@ pub(super) fn check(config: &Config, req: &Request<bytes::Bytes>) -> Option<Resp
             ));
         }
     }
-    if headers
-        .get("sec-fetch-site")
-        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"cross-site"))
+    if let Some(site) = headers.get("sec-fetch-site").map(|v| v.as_bytes())
+        && (site.eq_ignore_ascii_case(b"cross-site") || site.eq_ignore_ascii_case(b"same-site"))
     {
         return Some(error(
             StatusCode::FORBIDDEN,
-            "cross-site request refused (Sec-Fetch-Site: cross-site)",
+            &format!(
+                "cross-site request refused (Sec-Fetch-Site: {})",
+                String::from_utf8_lossy(site)
+            ),
         ));
+    }
+    if req.method() == Method::GET
+        && let Some(r) = headers.get(REFERER)
+    {
+        let host = r.to_str().map(url_host).unwrap_or_default();
+        if !host_allowed(config, &host) {
+            return Some(error(
+                StatusCode::FORBIDDEN,
+                &format!("cross-site request refused (Referer from {host:?})"),
+            ));
+        }
     }
     if req.method() == Method::POST && path.trim_end_matches('/') == "/api/skip" {
         let json = headers
@@ -136,6 +162,14 @@ pub(super) fn check(config: &Config, req: &Request<bytes::Bytes>) -> Option<Resp
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn referers_are_reduced_to_their_host() {
+        assert_eq!(url_host("http://Kiosk:8080/page?x=1"), "kiosk");
+        assert_eq!(url_host("https://user@evil.example/"), "evil.example");
+        assert_eq!(url_host("http://[::1]:8080"), "::1");
+        assert_eq!(url_host("garbage"), "");
+    }
 
     #[test]
     fn hosts_are_reduced_to_their_name() {

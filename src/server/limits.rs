@@ -315,17 +315,62 @@ where
 }
 
 /// A stream that first yields bytes already read from it (the pre-read head), then the rest.
+///
+/// On the way out it replaces hyper's automatic answers to a request head it cannot parse
+/// (431 for too many or too large header fields, 400, 414: hyper sends them with an empty
+/// body, for the second and later requests of a kept-alive connection, which [`read_head`]
+/// does not see) with the same status and a JSON body like every other error.
 #[derive(Debug)]
 pub struct Prefixed<S> {
     prefix: Bytes,
     inner: S,
+    /// A rewritten automatic answer still being written, and how many bytes of hyper's own
+    /// to report once it is out.
+    canned: Option<(Bytes, usize)>,
 }
 
 impl<S> Prefixed<S> {
     /// Replay `prefix` before reading `inner`.
     pub fn new(prefix: Bytes, inner: S) -> Self {
-        Prefixed { prefix, inner }
+        Prefixed {
+            prefix,
+            inner,
+            canned: None,
+        }
     }
+}
+
+/// The JSON answer that replaces `buf` when `buf` is one of hyper's automatic error answers:
+/// a whole head with status 400, 414 or 431, an empty body and no content type (every answer
+/// of ours carries one).
+fn json_for_automatic(buf: &[u8]) -> Option<Bytes> {
+    let error = match buf.get(..13)? {
+        b"HTTP/1.1 431 " => "request header fields too large",
+        b"HTTP/1.1 400 " => "malformed request",
+        b"HTTP/1.1 414 " => "request target too long",
+        _ => return None,
+    };
+    let end = buf.windows(4).position(|w| w == b"\r\n\r\n")?;
+    if end + 4 != buf.len() {
+        return None;
+    }
+    let head = std::str::from_utf8(&buf[..end]).ok()?;
+    let lower = head.to_ascii_lowercase();
+    if !lower.contains("\r\ncontent-length: 0") || lower.contains("\r\ncontent-type:") {
+        return None;
+    }
+    let status_line = head.lines().next()?;
+    let date = head
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("date:"))
+        .map(|l| format!("{l}\r\n"))
+        .unwrap_or_default();
+    let body = serde_json::json!({ "error": error }).to_string();
+    Some(Bytes::from(format!(
+        "{status_line}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
+         connection: close\r\ncache-control: no-store\r\n{date}\r\n{body}",
+        body.len()
+    )))
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for Prefixed<S> {
@@ -350,7 +395,30 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Prefixed<S> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
+        if self.canned.is_none() {
+            match json_for_automatic(buf) {
+                Some(json) => self.canned = Some((json, buf.len())),
+                None => return Pin::new(&mut self.inner).poll_write(cx, buf),
+            }
+        }
+        let this = &mut *self;
+        while let Some((rest, reported)) = this.canned.as_mut() {
+            if rest.is_empty() {
+                let n = *reported;
+                this.canned = None;
+                return Poll::Ready(Ok(n));
+            }
+            match Pin::new(&mut this.inner).poll_write(cx, rest) {
+                Poll::Ready(Ok(0)) => {
+                    return Poll::Ready(Err(std::io::ErrorKind::WriteZero.into()));
+                }
+                Poll::Ready(Ok(n)) => {
+                    let _ = rest.split_to(n);
+                }
+                other => return other,
+            }
+        }
+        Poll::Ready(Ok(0))
     }
 
     fn poll_write_vectored(
@@ -358,6 +426,13 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Prefixed<S> {
         cx: &mut Context<'_>,
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
+        // hyper writes an automatic answer as one head with no body.
+        let first = bufs.iter().find(|b| !b.is_empty());
+        if let Some(first) = first
+            && (self.canned.is_some() || json_for_automatic(first).is_some())
+        {
+            return self.poll_write(cx, first);
+        }
         Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
     }
 
@@ -386,6 +461,21 @@ mod tests {
         );
         assert_eq!(find_head_end(b"GET / HTTP/1.1\nHost: a\n\n"), Some(24));
         assert_eq!(find_head_end(b"GET / HTTP/1.1\r\nHost: a\r\n"), None);
+    }
+
+    #[test]
+    fn only_hyper_automatic_answers_are_rewritten() {
+        let auto = b"HTTP/1.1 431 Request Header Fields Too Large\r\nconnection: close\r\n\
+                     content-length: 0\r\ndate: Mon, 30 Nov 2026 10:11:26 GMT\r\n\r\n";
+        let json = json_for_automatic(auto).expect("rewritten");
+        let text = std::str::from_utf8(&json).unwrap();
+        assert!(text.starts_with("HTTP/1.1 431 Request Header Fields Too Large\r\n"));
+        assert!(text.contains("date: Mon, 30 Nov 2026 10:11:26 GMT\r\n"));
+        assert!(text.ends_with("{\"error\":\"request header fields too large\"}"));
+        // Ours carry a content type; a 200 is never touched.
+        let ours = b"HTTP/1.1 431 X\r\ncontent-type: application/json\r\ncontent-length: 0\r\n\r\n";
+        assert!(json_for_automatic(ours).is_none());
+        assert!(json_for_automatic(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n").is_none());
     }
 
     #[test]

@@ -50,6 +50,32 @@ pub(crate) fn write_source_metrics(board: &crate::snapshot::StatusInner, out: &m
             }
         }
     }
+    let name = "calendarbot_source_bounds_hit";
+    let _ = writeln!(
+        out,
+        "# HELP {name} Bounds hit in the last parse (SPEC 5: what was produced up to them is kept)\n# TYPE {name} gauge"
+    );
+    for (src, h) in &board.sources {
+        if h.parse.is_some() {
+            let _ = writeln!(out, "{name}{{source=\"{}\"}} {}", label(src), h.bounds_hit);
+        }
+    }
+    let name = "calendarbot_feed_budget_refusals_total";
+    let _ = writeln!(
+        out,
+        "# HELP {name} Refreshes refused because the feed went over an expansion budget\n# TYPE {name} counter"
+    );
+    for (src, h) in &board.sources {
+        for budget in crate::ics::BudgetKind::ALL {
+            let n = h.budget_refusals.get(budget.name()).copied().unwrap_or(0);
+            let _ = writeln!(
+                out,
+                "{name}{{source=\"{}\",budget=\"{}\"}} {n}",
+                label(src),
+                budget.name()
+            );
+        }
+    }
     let name = "calendarbot_source_consecutive_failures";
     let _ = writeln!(
         out,

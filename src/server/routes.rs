@@ -239,6 +239,8 @@ pub fn health(app: &App) -> Resp {
         mode: app.pipeline.mode_report().mode,
         refresh_interval_secs: app.config.refresh_interval,
         database_file_present: app.store.path().exists(),
+        database_moved_aside: app.store.moved_aside().map(|p| p.display().to_string()),
+        database_rows_skipped: app.store.undecodable_rows(),
     };
     let h = answers::health(&app.snapshot(), &app.status.read(), &facts);
     let status = if h.is_ok() {

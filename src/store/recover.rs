@@ -11,6 +11,21 @@ use super::{DB_FILE, Store, StoreError, StoreOptions};
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 use std::path::{Path, PathBuf};
 
+/// What health reports of the database file's condition.
+impl Store {
+    /// Where an unreadable database file was moved at start, if one was (health shows it).
+    pub fn moved_aside(&self) -> Option<&Path> {
+        self.inner.moved_aside.get().map(PathBuf::as_path)
+    }
+
+    /// Stored rows the latest load left out as undecodable.
+    pub fn undecodable_rows(&self) -> u64 {
+        self.inner
+            .undecodable_rows
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
 /// Whether `e` says the file is not a readable database.
 fn is_corruption(e: &StoreError) -> bool {
     match e {
@@ -71,7 +86,9 @@ pub fn open_or_recover(
                 moved_to = %aside.display(),
                 "the database cannot be read: moved aside, starting empty, fetching again"
             );
-            Ok((Store::open_with(dir, opts)?, Some(aside)))
+            let store = Store::open_with(dir, opts)?;
+            let _ = store.inner.moved_aside.set(aside.clone());
+            Ok((store, Some(aside)))
         }
         Err(e) => Err(e),
     }

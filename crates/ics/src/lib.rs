@@ -12,11 +12,13 @@
 //! - [`recur`]: the RRULE engine (wall-clock instances of one rule, with skip-ahead).
 //! - [`event`]: VEVENT → typed event (times, span, busy status, people, rules).
 //! - [`expand`]: events → occurrences inside a window (RDATE, EXDATE, overrides, ids, bounds).
+//! - [`budget`]: the hard budgets of CPU and memory, and the error of a feed over one.
 //!
 //! The semantic decisions (id rule, status mapping, UNTIL repairs, zone resolution order,
 //! bounds) are documented where they are made ([`expand`], [`tz`], [`event`]) and summarised
 //! in docs/engine.md.
 
+pub mod budget;
 pub mod event;
 pub mod expand;
 pub mod parse;
@@ -28,6 +30,8 @@ use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::sync::Arc;
+
+pub use budget::{BudgetKind, OverBudget};
 
 /// How an occurrence blocks time, after SPEC §5's first-match-wins mapping.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -353,7 +357,12 @@ pub fn when_utc(w: When, tz: chrono_tz::Tz) -> DateTime<Utc> {
 }
 
 /// Bounds against hostile feeds (SPEC §5). A bound that is hit is a warning and a counter,
-/// never a crash or an empty calendar.
+/// never a crash or an empty calendar: what was produced up to it is kept.
+///
+/// The `max_rule_candidates` .. `max_zone_transitions` fields are different: they are hard
+/// budgets of CPU and memory, set far above what real feeds need (docs/engine.md has the
+/// figures). A feed that needs more is refused whole ([`IcsError::OverBudget`]), so the
+/// service keeps its last good window, as after any failed fetch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
     /// Occurrences produced by one series (master plus RDATEs) at most.
@@ -372,6 +381,14 @@ pub struct Limits {
     pub max_line_bytes: usize,
     /// Depth of nested BEGIN blocks at most.
     pub max_nesting: usize,
+    /// Hard budget: candidates one rule may examine (days looked at plus instances made).
+    pub max_rule_candidates: u64,
+    /// Hard budget: candidates all rules of a feed may examine, VTIMEZONE rules included.
+    pub max_feed_candidates: u64,
+    /// Hard budget: distinct TZIDs (and X-WR-TIMEZONE values) one feed may name.
+    pub max_zones: usize,
+    /// Hard budget: transitions compiled from one feed's VTIMEZONEs.
+    pub max_zone_transitions: u64,
 }
 
 impl Default for Limits {
@@ -385,6 +402,10 @@ impl Default for Limits {
             max_location_chars: 100,
             max_line_bytes: 64 * 1024,
             max_nesting: 16,
+            max_rule_candidates: 2_000_000,
+            max_feed_candidates: 10_000_000,
+            max_zones: 200,
+            max_zone_transitions: 100_000,
         }
     }
 }
@@ -444,12 +465,16 @@ pub enum IcsError {
     /// The bytes hold no VCALENDAR.
     #[error("not an iCalendar feed: {0}")]
     NotACalendar(String),
+    /// Expanding the feed would cost more than a hard budget of [`crate::Limits`] allows.
+    #[error("over budget: {0}")]
+    OverBudget(OverBudget),
 }
 
 /// Parse `bytes` and expand every event into the window of `opts`.
 ///
-/// Fails only when the bytes hold no VCALENDAR at all; everything else (bad lines, unknown
-/// zones, invalid rules, bounds) is a warning and the rest of the feed is still expanded.
+/// Fails when the bytes hold no VCALENDAR at all, or when expanding them would go over a hard
+/// budget of [`Limits`] (CPU or memory a real feed never needs); everything else (bad lines,
+/// unknown zones, invalid rules, bounds) is a warning and the rest of the feed is expanded.
 pub fn expand_feed(bytes: &[u8], opts: &ExpandOptions) -> Result<Expansion, IcsError> {
     let parsed = parse::parse(bytes, &opts.limits);
     if parsed.calendars.is_empty() {
@@ -463,6 +488,7 @@ pub fn expand_feed(bytes: &[u8], opts: &ExpandOptions) -> Result<Expansion, IcsE
         .flat_map(|c| c.children.iter())
         .filter(|c| c.name == "VTIMEZONE");
     let mut resolver = tz::Resolver::new(vtimezones, opts.default_tz);
+    resolver.set_budget(&opts.limits);
     let default = resolver.default_zone();
     let mut events = Vec::new();
     let mut problems = parsed.problems;
@@ -492,6 +518,10 @@ pub fn expand_feed(bytes: &[u8], opts: &ExpandOptions) -> Result<Expansion, IcsE
                 }
                 None => stats.events_skipped += 1,
             }
+            if let Some((budget, limit)) = resolver.over_budget {
+                let uid = c.prop("UID").map(|p| p.value.clone()).unwrap_or_default();
+                return Err(IcsError::OverBudget(OverBudget { budget, limit, uid }));
+            }
             order += 1;
         }
     }
@@ -500,6 +530,7 @@ pub fn expand_feed(bytes: &[u8], opts: &ExpandOptions) -> Result<Expansion, IcsE
     stats.zones_used = std::mem::take(&mut resolver.used);
     stats.zones_unresolved = std::mem::take(&mut resolver.unresolved);
     warnings.append(&mut resolver.warnings);
+    let candidates_left = resolver.candidates_left;
     // The events own everything they need: free the component tree (about the size of the
     // feed again) before the occurrences are built, to keep the peak memory down.
     drop(resolver);
@@ -511,8 +542,13 @@ pub fn expand_feed(bytes: &[u8], opts: &ExpandOptions) -> Result<Expansion, IcsE
         bounds_hit: &mut bounds_hit,
         produced: 0,
         steps_left: expand::MAX_FEED_STEPS,
+        candidates_left,
+        over: None,
     };
     expand::expand_events(events, &default, &mut budget, &mut occurrences);
+    if let Some(over) = budget.over {
+        return Err(IcsError::OverBudget(over));
+    }
     let tz = opts.default_tz;
     occurrences.sort_by(|a, b| {
         a.cmp_start_then_id(b, tz)

@@ -53,8 +53,9 @@ pub struct CustomZone {
     pub name: String,
     /// Offset (seconds east of UTC) before the first transition.
     initial: i32,
-    /// (UTC instant of the transition, offset after it), sorted.
-    transitions: Vec<(NaiveDateTime, i32)>,
+    /// (UTC instant of the transition, offset after it), sorted; shared by every TZID whose
+    /// VTIMEZONE has the same observances (compiled once).
+    transitions: Arc<[(NaiveDateTime, i32)]>,
 }
 
 impl CustomZone {
@@ -148,6 +149,18 @@ impl Zone {
 pub struct Resolver<'a> {
     vtimezones: HashMap<String, &'a Component>,
     cache: HashMap<String, Zone>,
+    /// Compiled VTIMEZONE rules by their observances' text: 5,000 copies of one definition
+    /// under different TZIDs are compiled once.
+    compiled: HashMap<String, Option<Compiled>>,
+    /// Hard budgets (see [`crate::Limits`]): zones named, transitions compiled.
+    max_zones: usize,
+    max_transitions: u64,
+    max_candidates: u64,
+    transitions: u64,
+    /// Candidates the feed's rules may still examine; VTIMEZONE rules spend from it first.
+    pub candidates_left: u64,
+    /// The hard budget that ran out, with its limit: the feed is refused.
+    pub over_budget: Option<(crate::BudgetKind, u64)>,
     default: chrono_tz::Tz,
     /// The zone of floating times in the calendar being read (its X-WR-TIMEZONE), if any.
     floating: Option<Zone>,
@@ -171,15 +184,35 @@ impl<'a> Resolver<'a> {
                 map.entry(clean_tzid(&p.value).to_string()).or_insert(c);
             }
         }
+        let limits = crate::Limits::default();
         Resolver {
             vtimezones: map,
             cache: HashMap::new(),
+            compiled: HashMap::new(),
+            max_zones: limits.max_zones,
+            max_transitions: limits.max_zone_transitions,
+            max_candidates: limits.max_feed_candidates,
+            transitions: 0,
+            candidates_left: limits.max_feed_candidates,
+            over_budget: None,
             default,
             floating: None,
             warnings: Vec::new(),
             unresolved: Vec::new(),
             used: Vec::new(),
         }
+    }
+
+    /// Use the hard budgets of `limits` (the defaults otherwise).
+    pub fn set_budget(&mut self, limits: &crate::Limits) {
+        self.max_zones = limits.max_zones;
+        self.max_transitions = limits.max_zone_transitions;
+        self.max_candidates = limits.max_feed_candidates;
+        self.candidates_left = limits.max_feed_candidates;
+    }
+
+    fn over(&mut self, budget: crate::BudgetKind, limit: u64) {
+        self.over_budget.get_or_insert((budget, limit));
     }
 
     /// Set the zone of floating times from a calendar's `X-WR-TIMEZONE` (Google, sports and
@@ -231,6 +264,10 @@ impl<'a> Resolver<'a> {
         if let Some(z) = self.cache.get(key) {
             return z.clone();
         }
+        if self.cache.len() >= self.max_zones {
+            self.over(crate::BudgetKind::Zones, self.max_zones as u64);
+            return Zone::Iana(self.default);
+        }
         let z = self.resolve_uncached(key);
         self.cache.insert(key.to_string(), z.clone());
         self.note_used(key, &z);
@@ -266,7 +303,7 @@ impl<'a> Resolver<'a> {
                     }
                 }
             }
-            if let Some(cz) = build_custom(tzid, c) {
+            if let Some(cz) = self.compile(tzid, c) {
                 return Zone::Custom(Arc::new(cz));
             }
         }
@@ -280,6 +317,63 @@ impl<'a> Resolver<'a> {
         self.unresolved.push(tzid.to_string());
         Zone::Iana(self.default)
     }
+}
+
+impl Resolver<'_> {
+    /// The zone a VTIMEZONE's own observances define, compiled once per distinct definition
+    /// and within the feed's budgets (transitions, candidates).
+    fn compile(&mut self, tzid: &str, c: &Component) -> Option<CustomZone> {
+        let mut key = String::new();
+        for obs in &c.children {
+            key.push_str(&obs.name);
+            for p in &obs.props {
+                key.push('\n');
+                key.push_str(&p.name);
+                key.push(':');
+                key.push_str(&p.value);
+            }
+            key.push('\n');
+        }
+        let built = match self.compiled.get(&key) {
+            Some(b) => b.clone(),
+            None => {
+                let mut work = 0u64;
+                let cap = self.max_transitions.saturating_sub(self.transitions);
+                let b = build_custom(c, cap, &mut work);
+                self.candidates_left = self.candidates_left.saturating_sub(work);
+                let b = match b {
+                    Err(Over::Transitions) => {
+                        self.over(crate::BudgetKind::ZoneTransitions, self.max_transitions);
+                        None
+                    }
+                    Ok(b) => b,
+                };
+                if self.candidates_left == 0 {
+                    self.over(crate::BudgetKind::FeedCandidates, self.max_candidates);
+                }
+                if let Some((_, t)) = &b {
+                    self.transitions += t.len() as u64;
+                }
+                self.compiled.insert(key, b.clone());
+                b
+            }
+        };
+        built.map(|(initial, transitions)| CustomZone {
+            name: tzid.to_string(),
+            initial,
+            transitions,
+        })
+    }
+}
+
+/// A compiled VTIMEZONE: the offset before its first transition, and its transitions (UTC
+/// instant, offset after), sorted.
+type Compiled = (i32, Arc<[(NaiveDateTime, i32)]>);
+
+/// Why a VTIMEZONE was not compiled.
+enum Over {
+    /// It has more transitions than the feed's budget has left.
+    Transitions,
 }
 
 fn iana_or_utc(tz: chrono_tz::Tz) -> Zone {
@@ -338,10 +432,17 @@ fn parse_offset(v: &str) -> Option<i32> {
     Some(sign * (h * 3600 + m * 60 + s))
 }
 
-/// Build a zone from STANDARD/DAYLIGHT observances, transitions from 1900 to 2200.
-fn build_custom(tzid: &str, c: &Component) -> Option<CustomZone> {
-    let lo = chrono::NaiveDate::from_ymd_opt(1900, 1, 1)?.and_hms_opt(0, 0, 0)?;
-    let hi = chrono::NaiveDate::from_ymd_opt(2200, 1, 1)?.and_hms_opt(0, 0, 0)?;
+/// The offset before the first transition and the transitions (UTC instant, offset after)
+/// of a VTIMEZONE's STANDARD/DAYLIGHT observances, from 1900 to 2200; `Ok(None)` when it has
+/// none. More than `cap` transitions is an error; `work` counts the candidates its rules
+/// examined.
+fn build_custom(c: &Component, cap: u64, work: &mut u64) -> Result<Option<Compiled>, Over> {
+    let (Some(lo), Some(hi)) = (
+        chrono::NaiveDate::from_ymd_opt(1900, 1, 1).and_then(|d| d.and_hms_opt(0, 0, 0)),
+        chrono::NaiveDate::from_ymd_opt(2200, 1, 1).and_then(|d| d.and_hms_opt(0, 0, 0)),
+    ) else {
+        return Ok(None);
+    };
     let mut transitions: Vec<(NaiveDateTime, i32, i32)> = Vec::new();
     for obs in &c.children {
         if obs.name != "STANDARD" && obs.name != "DAYLIGHT" {
@@ -395,25 +496,69 @@ fn build_custom(tzid: &str, c: &Component) -> Option<CustomZone> {
                     break;
                 }
                 transitions.push((utc, from, to));
+                if transitions.len() as u64 > cap {
+                    *work += it.work;
+                    return Err(Over::Transitions);
+                }
             }
+            *work += it.work;
+        }
+        if transitions.len() as u64 > cap {
+            return Err(Over::Transitions);
         }
     }
     if transitions.is_empty() {
-        return None;
+        return Ok(None);
     }
     transitions.sort_by_key(|t| t.0);
     transitions.dedup_by_key(|t| t.0);
     let initial = transitions[0].1;
-    Some(CustomZone {
-        name: tzid.to_string(),
+    Ok(Some((
         initial,
-        transitions: transitions.into_iter().map(|(t, _, to)| (t, to)).collect(),
-    })
+        transitions.into_iter().map(|(t, _, to)| (t, to)).collect(),
+    )))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn identical_vtimezones_are_compiled_once_and_zones_are_budgeted() {
+        let vtz = |tzid: &str| {
+            format!(
+                "BEGIN:VTIMEZONE\r\nTZID:{tzid}\r\nBEGIN:STANDARD\r\nDTSTART:16010101T030000\r\n\
+                 TZOFFSETFROM:+0200\r\nTZOFFSETTO:+0100\r\nRRULE:FREQ=YEARLY;BYDAY=-1SU;BYMONTH=10\r\n\
+                 END:STANDARD\r\nBEGIN:DAYLIGHT\r\nDTSTART:16010101T020000\r\nTZOFFSETFROM:+0100\r\n\
+                 TZOFFSETTO:+0200\r\nRRULE:FREQ=YEARLY;BYDAY=-1SU;BYMONTH=3\r\nEND:DAYLIGHT\r\n\
+                 END:VTIMEZONE\r\n"
+            )
+        };
+        let feed = format!(
+            "BEGIN:VCALENDAR\r\n{}{}{}END:VCALENDAR\r\n",
+            vtz("Custom A"),
+            vtz("Custom B"),
+            vtz("Custom C")
+        );
+        let limits = crate::Limits {
+            max_zones: 2,
+            ..crate::Limits::default()
+        };
+        let parsed = crate::parse::parse(feed.as_bytes(), &limits);
+        let mut r = Resolver::new(&parsed.calendars[0].children, chrono_tz::UTC);
+        r.set_budget(&limits);
+        let (Zone::Custom(a), Zone::Custom(b)) = (r.resolve("Custom A"), r.resolve("Custom B"))
+        else {
+            panic!("VTIMEZONE-only zones");
+        };
+        assert!(Arc::ptr_eq(&a.transitions, &b.transitions), "compiled once");
+        assert_eq!((a.name.as_str(), b.name.as_str()), ("Custom A", "Custom B"));
+        // Two a year from 1900 to 2200, and the onset in 1601.
+        assert_eq!(a.transitions.len(), 601);
+        assert!(r.over_budget.is_none());
+        r.resolve("Custom C");
+        assert_eq!(r.over_budget, Some((crate::BudgetKind::Zones, 2)));
+    }
 
     #[test]
     fn windows_and_display_names_resolve() {

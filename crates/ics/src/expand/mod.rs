@@ -22,6 +22,10 @@
 //!   COUNT does not force counting (or when each period yields one instance, so counting is
 //!   arithmetic). Per-rule instances, rule steps and per-feed occurrences are bounded; a bound
 //!   hit is a warning, and what was produced up to it is kept.
+//! - **Budgets.** Candidates examined (days looked at plus instances made, counted by
+//!   [`RuleIter::work`]) are a hard budget per rule and per feed: a feed that needs more is
+//!   refused whole ([`super::IcsError::OverBudget`], naming the budget and the event), because
+//!   a rule that costs that much is hostile, not a calendar.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -31,7 +35,7 @@ use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
 use super::event::{Event, RDate, Span, Time};
 use super::recur::{RRule, RuleIter, Until};
 use super::tz::Zone;
-use super::{ExpandOptions, Occurrence, When, when_utc};
+use super::{BudgetKind, ExpandOptions, Occurrence, OverBudget, When, when_utc};
 
 /// Period steps one rule may take before it is stopped (runaway rules that match nothing).
 const MAX_RULE_STEPS: u64 = 100_000;
@@ -69,12 +73,28 @@ pub struct Budget<'a> {
     pub produced: usize,
     /// Rule steps left for this feed (starts at [`MAX_FEED_STEPS`]).
     pub steps_left: u64,
+    /// Candidates the feed's rules may still examine (hard budget: `max_feed_candidates`
+    /// less what its VTIMEZONE rules took).
+    pub candidates_left: u64,
+    /// The hard budget that ran out, if one did: expansion stops and the feed is refused.
+    pub over: Option<OverBudget>,
 }
 
 impl Budget<'_> {
     fn hit(&mut self, msg: String) {
         *self.bounds_hit += 1;
         self.warnings.push(msg);
+    }
+
+    /// Record that `budget` (whose limit is `limit`) ran out at event `uid`; the first wins.
+    fn over(&mut self, budget: BudgetKind, limit: u64, uid: &str) {
+        if self.over.is_none() {
+            self.over = Some(OverBudget {
+                budget,
+                limit,
+                uid: uid.to_string(),
+            });
+        }
     }
 }
 
@@ -104,7 +124,7 @@ pub fn expand_events(
     masters.sort_by_key(|e| e.order);
     let feed_cap = budget.opts.limits.max_occurrences_per_feed;
     for m in masters {
-        if budget.produced >= feed_cap {
+        if budget.produced >= feed_cap || budget.over.is_some() {
             break;
         }
         let ovs = overrides.remove(&m.uid).unwrap_or_default();
@@ -379,6 +399,9 @@ fn expand_series(
     let hi = budget.opts.to.naive_utc() + max_shift;
 
     let slots = generate(m, &zone, all_day, lo, hi, budget);
+    if budget.over.is_some() {
+        return;
+    }
     let replaced: HashSet<Key> = ovs.iter().map(|(k, _)| *k).collect();
 
     for slot in slots {

@@ -52,6 +52,9 @@ pub(super) fn generate(
     hi: NaiveDateTime,
     budget: &mut Budget<'_>,
 ) -> Vec<Slot> {
+    if budget.over.is_some() {
+        return Vec::new();
+    }
     let per_rule = budget.opts.limits.max_occurrences_per_rule;
     let dtstart = m.start.local();
     let key_of = |local: NaiveDateTime| -> Key {
@@ -109,7 +112,9 @@ pub(super) fn generate(
         it.set_horizon(local_hi);
         let mut remaining: Option<u64> = rule.count;
         if rule.count.is_none() || rule.one_per_period() {
-            let skipped = it.seek(local_lo);
+            // Straight to the window: whole periods, then the candidates of the first one
+            // that are before it (a rule naming every second of a year does not walk them).
+            let skipped = it.seek(local_lo) + it.skip_before(local_lo);
             if let Some(r) = remaining.as_mut() {
                 *r = r.saturating_sub(skipped);
             }
@@ -119,7 +124,25 @@ pub(super) fn generate(
         // COUNT includes DTSTART: when DTSTART is not an instance of the rule, it takes one.
         let mut dtstart_extra = false;
         let max_steps = MAX_RULE_STEPS.min(budget.steps_left);
+        let rule_cap = budget.opts.limits.max_rule_candidates;
+        let work_cap = rule_cap.min(budget.candidates_left);
+        it.set_work_limit(work_cap);
+        let over = |it: &RuleIter, budget: &mut Budget<'_>| {
+            let (kind, limit) = if it.work > rule_cap {
+                (BudgetKind::RuleCandidates, rule_cap)
+            } else {
+                (
+                    BudgetKind::FeedCandidates,
+                    budget.opts.limits.max_feed_candidates,
+                )
+            };
+            budget.over(kind, limit, &m.uid);
+        };
         while let Some(local) = it.next() {
+            if it.work > work_cap {
+                over(&it, budget);
+                return Vec::new();
+            }
             if it.steps > max_steps {
                 bound_msgs.push(format!(
                     "event {:?}: rule stopped after {max_steps} steps",
@@ -163,7 +186,12 @@ pub(super) fn generate(
             }
             add(&mut slots, local, None, false);
         }
+        if it.out_of_work {
+            over(&it, budget);
+            return Vec::new();
+        }
         budget.steps_left = budget.steps_left.saturating_sub(it.steps);
+        budget.candidates_left = budget.candidates_left.saturating_sub(it.work);
     }
     for msg in bound_msgs {
         budget.hit(msg);

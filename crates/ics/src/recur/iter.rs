@@ -1,6 +1,7 @@
 //! Walking a rule: periods of FREQ×INTERVAL, each period's candidates from the BYxxx parts,
 //! BYSETPOS, then the instances in order (RFC 5545 §3.3.10).
 
+use super::calendar::{days_in_month, days_in_year, nth_weekday_matches, week_number};
 use super::*;
 use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, Timelike, Weekday};
 
@@ -25,25 +26,47 @@ struct Expanded {
     bymonth: Vec<u32>,
     bysetpos: Vec<i32>,
     wkst: Weekday,
-    /// The times of a day for DAILY and coarser rules (hours × minutes × seconds, sorted),
-    /// built once: a rule listing every second of a day does not rebuild 86,400 times per
-    /// period.
-    day_times: Vec<NaiveTime>,
+    /// A period's times as seconds after its base (sorted), built once: for DAILY and coarser
+    /// rules hours × minutes × seconds after midnight, for HOURLY minutes × seconds after the
+    /// hour, for MINUTELY the seconds, for SECONDLY just 0. A rule listing every second of a
+    /// day does not rebuild 86,400 times per period.
+    offsets: Vec<u32>,
 }
 
 /// Iterates the local date-times of a rule in ascending order, starting at DTSTART (instances
 /// before DTSTART are never produced). It does not apply COUNT or UNTIL: the caller does, as
 /// both depend on the zone.
+///
+/// Candidates are generated lazily: a period holds its matching days (at most 366) and an
+/// index into days × a day's times (built once per rule), so a rule naming every second of a
+/// year costs a year's days and one day's times in memory, never its 31 million date-times;
+/// BYSETPOS picks indices in that space.
 #[derive(Debug, Clone)]
 pub struct RuleIter {
     rule: Expanded,
     dtstart: NaiveDateTime,
     /// Start of the current period (for sub-daily frequencies: the exact period instant).
     cursor: NaiveDateTime,
-    buf: Vec<NaiveDateTime>,
+    /// Matching days of the current period, ascending.
+    days: Vec<NaiveDate>,
+    /// Seconds after midnight that every offset of this period is added to.
+    base: u32,
+    /// BYSETPOS: the chosen candidate indices of this period, ascending.
+    picks: Vec<usize>,
+    /// Next position (in `picks` when the rule has BYSETPOS, else in days × offsets).
     pos: usize,
+    /// End of the positions of this period.
+    end: usize,
     /// Period steps taken so far (the caller bounds runaway rules with it).
     pub steps: u64,
+    /// Candidates examined so far: days looked at, instances produced and sub-daily periods
+    /// skipped. The caller's CPU budget (`Limits::max_rule_candidates`) is counted in it.
+    pub work: u64,
+    /// Once `work` passes this, no further period is visited (and `out_of_work` is set):
+    /// a rule that never matches cannot spin between two instances.
+    work_limit: u64,
+    /// Whether iteration stopped because `work` passed the limit.
+    pub out_of_work: bool,
     need_fill: bool,
     done: bool,
     /// No period starting after this is visited (instances never precede their period).
@@ -112,28 +135,41 @@ impl RuleIter {
             bymonth,
             bysetpos: rule.bysetpos.clone(),
             wkst: rule.wkst,
-            day_times: Vec::new(),
+            offsets: Vec::new(),
         };
         let mut exp = exp;
-        if !matches!(exp.freq, Freq::Hourly | Freq::Minutely | Freq::Secondly) {
-            for &h in &exp.hours {
-                for &mi in &exp.minutes {
-                    for &se in &exp.seconds {
-                        if let Some(t) = NaiveTime::from_hms_opt(h, mi, se) {
-                            exp.day_times.push(t);
-                        }
-                    }
+        exp.bymonth.sort_unstable();
+        exp.bymonth.dedup();
+        // Hours, minutes and seconds are sorted and deduplicated, so the offsets are too.
+        let (hs, ms, ss): (&[u32], &[u32], &[u32]) = match exp.freq {
+            Freq::Secondly => (&[0], &[0], &[0]),
+            Freq::Minutely => (&[0], &[0], &exp.seconds),
+            Freq::Hourly => (&[0], &exp.minutes, &exp.seconds),
+            _ => (&exp.hours, &exp.minutes, &exp.seconds),
+        };
+        let mut offsets = Vec::with_capacity(hs.len() * ms.len() * ss.len());
+        for &h in hs {
+            for &mi in ms {
+                for &se in ss {
+                    offsets.push(h * 3600 + mi * 60 + se);
                 }
             }
         }
+        exp.offsets = offsets;
         let cursor = period_start(&exp, dtstart);
         RuleIter {
             rule: exp,
             dtstart,
             cursor,
-            buf: Vec::new(),
+            days: Vec::new(),
+            base: 0,
+            picks: Vec::new(),
             pos: 0,
+            end: 0,
             steps: 0,
+            work: 0,
+            work_limit: u64::MAX,
+            out_of_work: false,
             need_fill: true,
             done: false,
             horizon: None,
@@ -144,6 +180,11 @@ impl RuleIter {
     /// periods up to the horizon, not the periods up to year 9000.
     pub fn set_horizon(&mut self, h: NaiveDateTime) {
         self.horizon = Some(h);
+    }
+
+    /// Stop once more than `limit` candidates were examined (see [`RuleIter::out_of_work`]).
+    pub fn set_work_limit(&mut self, limit: u64) {
+        self.work_limit = limit;
     }
 
     /// Start of the current period (wall-clock).
@@ -179,19 +220,114 @@ impl RuleIter {
             Some(c) => self.cursor = c,
             None => self.done = true,
         }
-        self.buf.clear();
+        self.days.clear();
+        self.picks.clear();
         self.pos = 0;
+        self.end = 0;
         self.need_fill = true;
         periods as u64
     }
 
+    /// Skip the candidates of the current period that are before `target` without producing
+    /// them (after [`RuleIter::seek`], later periods start after it anyway); returns how many
+    /// were skipped, so a caller counting one instance per period can keep COUNT exact.
+    pub fn skip_before(&mut self, target: NaiveDateTime) -> u64 {
+        if self.need_fill && !self.next_period() {
+            return 0;
+        }
+        let first = self.first_at_or_after(self.pos, target);
+        let skipped = first - self.pos;
+        self.pos = first;
+        skipped as u64
+    }
+
+    /// The candidate at position `k` of the current period.
+    fn at(&self, k: usize) -> NaiveDateTime {
+        let i = if self.rule.bysetpos.is_empty() {
+            k
+        } else {
+            self.picks[k]
+        };
+        let per = self.rule.offsets.len();
+        let secs = self.base + self.rule.offsets[i % per];
+        let time = NaiveTime::from_num_seconds_from_midnight_opt(secs, 0).unwrap_or(NaiveTime::MIN);
+        self.days[i / per].and_time(time)
+    }
+
+    /// The first position at or after `from` whose candidate is not before `t` (candidates
+    /// ascend with their position).
+    fn first_at_or_after(&self, from: usize, t: NaiveDateTime) -> usize {
+        let (mut lo, mut hi) = (from, self.end);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if self.at(mid) < t {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
+    }
+
+    /// Move to the next period (the first one after a seek) and set up its candidates;
+    /// `false` when the rule has no more periods.
+    fn next_period(&mut self) -> bool {
+        if self.done {
+            return false;
+        }
+        if self.work > self.work_limit {
+            self.out_of_work = true;
+            self.done = true;
+            return false;
+        }
+        if self.need_fill {
+            self.need_fill = false;
+        } else {
+            match next_period(&self.rule, self.cursor, &mut self.work) {
+                Some(c) if c.year() <= LAST_YEAR && self.horizon.is_none_or(|h| c <= h) => {
+                    self.cursor = c
+                }
+                _ => {
+                    self.done = true;
+                    return false;
+                }
+            }
+        }
+        self.steps += 1;
+        self.fill();
+        true
+    }
+
     fn fill(&mut self) {
-        self.buf.clear();
+        self.days.clear();
+        self.picks.clear();
         self.pos = 0;
-        candidates(&self.rule, self.cursor, &mut self.buf);
+        self.end = 0;
+        self.work += period_days(&self.rule, self.cursor, &mut self.days);
+        let Some(base) = period_base(&self.rule, self.cursor) else {
+            self.days.clear();
+            return;
+        };
+        self.base = base;
+        let n = self.days.len() * self.rule.offsets.len();
+        if self.rule.bysetpos.is_empty() {
+            self.end = n;
+        } else if n > 0 {
+            // BYSETPOS indexes the period's candidates (days × times, both sorted) directly.
+            let n = n as i64;
+            self.picks
+                .extend(self.rule.bysetpos.iter().filter_map(|&p| {
+                    let p = i64::from(p);
+                    let i = if p > 0 { p - 1 } else { n + p };
+                    (0..n).contains(&i).then_some(i as usize)
+                }));
+            self.picks.sort_unstable();
+            self.picks.dedup();
+            self.work += self.picks.len() as u64;
+            self.end = self.picks.len();
+        }
         // Never before DTSTART.
-        let dtstart = self.dtstart;
-        self.buf.retain(|d| *d >= dtstart);
+        self.pos = self.first_at_or_after(0, self.dtstart);
     }
 }
 
@@ -200,28 +336,15 @@ impl Iterator for RuleIter {
 
     fn next(&mut self) -> Option<NaiveDateTime> {
         loop {
-            if self.pos < self.buf.len() {
+            if self.pos < self.end {
+                let c = self.at(self.pos);
                 self.pos += 1;
-                return Some(self.buf[self.pos - 1]);
+                self.work += 1;
+                return Some(c);
             }
-            if self.done {
+            if !self.next_period() {
                 return None;
             }
-            if self.need_fill {
-                self.need_fill = false;
-            } else {
-                match next_period(&self.rule, self.cursor) {
-                    Some(c) if c.year() <= LAST_YEAR && self.horizon.is_none_or(|h| c <= h) => {
-                        self.cursor = c
-                    }
-                    _ => {
-                        self.done = true;
-                        return None;
-                    }
-                }
-            }
-            self.steps += 1;
-            self.fill();
         }
     }
 }
@@ -274,7 +397,8 @@ fn advance(r: &Expanded, c: NaiveDateTime, n: i64) -> Option<NaiveDateTime> {
     }
 }
 
-fn next_period(r: &Expanded, c: NaiveDateTime) -> Option<NaiveDateTime> {
+/// The period after `c`; `work` counts the excluded days, hours and minutes jumped over.
+fn next_period(r: &Expanded, c: NaiveDateTime, work: &mut u64) -> Option<NaiveDateTime> {
     let mut next = advance(r, c, 1)?;
     if r.freq >= Freq::Daily {
         return Some(next);
@@ -287,6 +411,7 @@ fn next_period(r: &Expanded, c: NaiveDateTime) -> Option<NaiveDateTime> {
         _ => 1,
     } * i64::from(r.interval);
     for _ in 0..256 {
+        *work += 1;
         let (d, h, m, sec) = (next.date(), next.hour(), next.minute(), next.second());
         let at = |h: u32, m: u32, s: u32| d.and_hms_opt(h, m, s);
         // The next listed value after `x` in `list`, if any (lists are sorted).
@@ -317,64 +442,6 @@ fn next_period(r: &Expanded, c: NaiveDateTime) -> Option<NaiveDateTime> {
         next = next.checked_add_signed(Duration::try_seconds(k.checked_mul(unit)?)?)?;
     }
     Some(next)
-}
-
-fn days_in_month(y: i32, m: u32) -> u32 {
-    let (ny, nm) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
-    NaiveDate::from_ymd_opt(ny, nm, 1)
-        .and_then(|d| d.pred_opt())
-        .map(|d| d.day())
-        .unwrap_or(31)
-}
-
-fn days_in_year(y: i32) -> i32 {
-    if NaiveDate::from_ymd_opt(y, 2, 29).is_some() {
-        366
-    } else {
-        365
-    }
-}
-
-/// First day of week 1 of `year` for a week starting on `wkst` (RFC 5545: week 1 is the first
-/// week with at least four days in the year).
-fn week1_start(year: i32, wkst: Weekday) -> NaiveDate {
-    let jan1 = NaiveDate::from_ymd_opt(year, 1, 1).expect("jan 1");
-    let back = (7 + jan1.weekday().num_days_from_monday() - wkst.num_days_from_monday()) % 7;
-    let start = jan1 - Duration::days(i64::from(back));
-    // If the week holding Jan 1 has fewer than 4 days in the year, week 1 is the next one.
-    if 7 - back < 4 {
-        start + Duration::days(7)
-    } else {
-        start
-    }
-}
-
-/// (week-numbering year, week number, weeks in that year) of `d`.
-fn week_number(d: NaiveDate, wkst: Weekday) -> (i32, i32, i32) {
-    let back = (7 + d.weekday().num_days_from_monday() - wkst.num_days_from_monday()) % 7;
-    let ws = d - Duration::days(i64::from(back));
-    let wy = (ws + Duration::days(3)).year();
-    let w1 = week1_start(wy, wkst);
-    let next = week1_start(wy + 1, wkst);
-    let n = ((ws - w1).num_days() / 7 + 1) as i32;
-    let total = ((next - w1).num_days() / 7) as i32;
-    (wy, n, total)
-}
-
-fn nth_weekday_matches(d: NaiveDate, n: i32, wd: Weekday, within_month: bool) -> bool {
-    if d.weekday() != wd {
-        return false;
-    }
-    let (idx, len) = if within_month {
-        (d.day() as i32, days_in_month(d.year(), d.month()) as i32)
-    } else {
-        (d.ordinal() as i32, days_in_year(d.year()))
-    };
-    if n > 0 {
-        (idx - 1) / 7 + 1 == n
-    } else {
-        (len - idx) / 7 + 1 == -n
-    }
 }
 
 fn day_matches(r: &Expanded, d: NaiveDate) -> bool {
@@ -427,91 +494,62 @@ fn day_matches(r: &Expanded, d: NaiveDate) -> bool {
     true
 }
 
-/// All candidate local date-times of the period starting at `c`, sorted, BYSETPOS applied.
-fn candidates(r: &Expanded, c: NaiveDateTime, out: &mut Vec<NaiveDateTime>) {
+/// The matching days of the period starting at `c`, ascending, into `out`; returns how many
+/// days were looked at. A YEARLY rule with BYMONTH looks only at the listed months.
+fn period_days(r: &Expanded, c: NaiveDateTime, out: &mut Vec<NaiveDate>) -> u64 {
     let date = c.date();
-    // Days of the period.
-    let (first, len): (NaiveDate, i64) = match r.freq {
-        Freq::Yearly => (date, i64::from(days_in_year(date.year()))),
-        Freq::Monthly => (date, i64::from(days_in_month(date.year(), date.month()))),
-        Freq::Weekly => (date, 7),
-        _ => (date, 1),
-    };
-    let mut days: Vec<NaiveDate> = Vec::new();
-    let mut d = first;
-    for _ in 0..len {
-        if day_matches(r, d) {
-            days.push(d);
-        }
-        match d.succ_opt() {
-            Some(n) => d = n,
-            None => break,
-        }
-    }
-    if days.is_empty() {
-        return;
-    }
-    // Times of each day.
-    let mut sub_daily: Vec<NaiveTime> = Vec::new();
-    let times: &[NaiveTime] = match r.freq {
-        Freq::Hourly | Freq::Minutely | Freq::Secondly => {
-            let (h, m, s) = (c.hour(), c.minute(), c.second());
-            // A sub-daily period fixes its own unit and those above; BYxxx parts given for
-            // them filter, parts below it expand (defaulting to DTSTART's value).
-            if r.hour_given && !r.hours.contains(&h) {
-                return;
+    let mut examined = 0u64;
+    let mut scan = |first: NaiveDate, len: u32, out: &mut Vec<NaiveDate>| {
+        let mut d = first;
+        for _ in 0..len {
+            examined += 1;
+            if day_matches(r, d) {
+                out.push(d);
             }
-            let mins: Vec<u32> = if r.freq == Freq::Hourly {
-                r.minutes.clone()
-            } else if !r.minute_given || r.minutes.contains(&m) {
-                vec![m]
-            } else {
-                return;
-            };
-            let secs: Vec<u32> = if r.freq != Freq::Secondly {
-                r.seconds.clone()
-            } else if !r.second_given || r.seconds.contains(&s) {
-                vec![s]
-            } else {
-                return;
-            };
-            for &mi in &mins {
-                for &se in &secs {
-                    if let Some(t) = NaiveTime::from_hms_opt(h, mi, se) {
-                        sub_daily.push(t);
-                    }
+            match d.succ_opt() {
+                Some(n) => d = n,
+                None => break,
+            }
+        }
+    };
+    match r.freq {
+        Freq::Yearly if !r.bymonth.is_empty() => {
+            for &m in &r.bymonth {
+                if let Some(first) = NaiveDate::from_ymd_opt(date.year(), m, 1) {
+                    scan(first, days_in_month(date.year(), m), out);
                 }
             }
-            &sub_daily
         }
-        _ => &r.day_times,
-    };
-    if r.bysetpos.is_empty() {
-        for d in &days {
-            for t in times {
-                out.push(d.and_time(*t));
-            }
-        }
-        return;
+        Freq::Yearly => scan(date, days_in_year(date.year()) as u32, out),
+        Freq::Monthly => scan(date, days_in_month(date.year(), date.month()), out),
+        Freq::Weekly => scan(date, 7, out),
+        _ => scan(date, 1, out),
     }
-    // BYSETPOS indexes the period's candidates (days × times, both sorted) directly: the
-    // candidate set is never built, so a rule naming every second of a year costs its days
-    // and one day's times, not 31 million date-times.
-    let per = times.len();
-    let n = (days.len() * per) as i64;
-    let mut picked: Vec<NaiveDateTime> = r
-        .bysetpos
-        .iter()
-        .filter_map(|&p| {
-            let p = i64::from(p);
-            let i = if p > 0 { p - 1 } else { n + p };
-            (0..n).contains(&i).then(|| {
-                let i = i as usize;
-                days[i / per].and_time(times[i % per])
-            })
-        })
-        .collect();
-    picked.sort_unstable();
-    picked.dedup();
-    out.extend(picked);
+    examined.max(1)
+}
+
+/// Seconds after midnight that a period's offsets start from, or `None` when the period is
+/// excluded (a sub-daily period fixes its own unit and those above it; BYxxx parts given for
+/// them filter, parts below it expand, defaulting to DTSTART's value).
+fn period_base(r: &Expanded, c: NaiveDateTime) -> Option<u32> {
+    let (h, m, s) = (c.hour(), c.minute(), c.second());
+    if r.freq >= Freq::Daily {
+        return Some(0);
+    }
+    if r.hour_given && !r.hours.contains(&h) {
+        return None;
+    }
+    if r.freq == Freq::Hourly {
+        return Some(h * 3600);
+    }
+    if r.minute_given && !r.minutes.contains(&m) {
+        return None;
+    }
+    if r.freq == Freq::Minutely {
+        return Some(h * 3600 + m * 60);
+    }
+    if r.second_given && !r.seconds.contains(&s) {
+        return None;
+    }
+    Some(h * 3600 + m * 60 + s)
 }

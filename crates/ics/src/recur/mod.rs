@@ -324,6 +324,7 @@ impl RRule {
     }
 }
 
+mod calendar;
 mod iter;
 pub use iter::RuleIter;
 
