@@ -474,6 +474,12 @@ async fn run(
                 device.display(),
                 g.describe()
             ));
+            // What ran only to start (configuration, arguments, logging setup) leaves the
+            // resident set; the code the loop runs comes back as it runs (docs/display.md).
+            match crate::sys::release_file_pages() {
+                Ok(n) => tracing::debug!(bytes = n, "start-up code pages released"),
+                Err(e) => tracing::debug!(error = %e, "start-up code pages kept"),
+            }
         }
         if let Some(p) = watchdog
             && last_ping.elapsed() >= p
