@@ -8,6 +8,9 @@
 //!   row, the bytes of a frame are the snapshot's pixels in the panel's format (RGB565 and
 //!   XRGB8888, the driver's stride honoured, padding untouched), the next second rewrites only
 //!   the rows that changed (countdown and clock);
+//! - ticking seconds repaint and rewrite only the changed rectangles, and the panel is then
+//!   byte for byte the frame a fresh process writes whole (every rotation, a status change, a
+//!   pixel-shift step; through a shared mapping as a device, `--fb-mmap`, and with writes);
 //! - the loop: heartbeats reach /api/health's display probe, and when the server goes away the
 //!   screen switches to "Reconnecting…" with the last meeting dimmed;
 //! - a tap on the skip button (touch events from a file) skips the meeting on the server.
