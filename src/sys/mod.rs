@@ -79,3 +79,28 @@ pub(crate) fn release_file_pages() -> std::io::Result<usize> {
     advise(cur.take());
     Ok(released)
 }
+
+#[cfg(test)]
+mod tests {
+    fn rss_file_kib() -> u64 {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("RssFile:"))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .unwrap()
+    }
+
+    #[test]
+    fn file_pages_leave_the_resident_set_and_come_back_on_use() {
+        let before = rss_file_kib();
+        let released = super::release_file_pages().unwrap();
+        let after = rss_file_kib();
+        assert!(released > 0, "nothing released");
+        assert!(after < before, "RssFile {before} KiB -> {after} KiB");
+        // Code and constants are read again from the file.
+        let v: Vec<String> = (0..100).map(|i| format!("{i:03}")).collect();
+        assert_eq!(v[42], "042");
+        assert!(rss_file_kib() > after);
+    }
+}
