@@ -8,6 +8,9 @@
 //!   row, the bytes of a frame are the snapshot's pixels in the panel's format (RGB565 and
 //!   XRGB8888, the driver's stride honoured, padding untouched), the next second rewrites only
 //!   the rows that changed (countdown and clock);
+//! - ticking seconds repaint and rewrite only the changed rectangles, and the panel is then
+//!   byte for byte the frame a fresh process writes whole (every rotation, a status change, a
+//!   pixel-shift step; through a shared mapping as a device, `--fb-mmap`, and with writes);
 //! - the loop: heartbeats reach /api/health's display probe, and when the server goes away the
 //!   screen switches to "Reconnecting…" with the last meeting dimmed;
 //! - a tap on the skip button (touch events from a file) skips the meeting on the server.
@@ -510,6 +513,104 @@ fn framebuffer_file_16_and_32_bpp_changed_rows_only() {
         differ, 0,
         "the third frame on the panel is the snapshot at +2 s"
     );
+}
+
+/// The frames a running display leaves on the panel, drawn by repainting and rewriting only
+/// what changed, are byte for byte the frame a fresh process writes whole at the same second:
+/// for every rotation, across a status change (16 → 15 minutes: "Starting soon", the box turns
+/// black), a new minute and a pixel-shift step, written through a shared mapping (as a device)
+/// and with positioned writes.
+#[test]
+fn changed_rectangles_only_and_the_panel_equals_a_whole_frame() {
+    let srv = server(&standup(), "2025-11-05T15:43:55Z");
+    let dir = tempfile::tempdir().unwrap();
+    let shift = [
+        ("CALENDARBOT_DISPLAY__PIXEL_SHIFT_PX", "2"),
+        ("CALENDARBOT_DISPLAY__PIXEL_SHIFT_MINS", "1"),
+    ];
+    for (rot, mmap) in [(0u32, true), (90, false), (180, false), (270, true)] {
+        let run = |name: &str, at: &str, frames: &str, mmap: bool| {
+            let file = dir.path().join(format!("{name}-{rot}-{at}-{frames}"));
+            let mut args: Vec<String> = [
+                "--server",
+                &srv.url(),
+                "--device",
+                file.to_str().unwrap(),
+                "--fb-geometry",
+                "480x800x32",
+                "--rotate",
+                &rot.to_string(),
+                "--at",
+                at,
+                "--frames",
+                frames,
+                "--stats",
+            ]
+            .map(String::from)
+            .to_vec();
+            if mmap {
+                args.push("--fb-mmap".into());
+            }
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let out = run_ok(display(&args, &shift));
+            (std::fs::read(&file).unwrap(), frames_painted(&out.stdout))
+        };
+        // Compared after 4 ticks, the status change and 10 ticks.
+        let mut f = Vec::new();
+        for (n, last) in [(4, "15:43:58"), (7, "15:44:01"), (10, "15:44:04")] {
+            let (ticked, stats) = run("ticked", "2025-11-05T15:43:55Z", &n.to_string(), mmap);
+            let (whole, _) = run("whole", &format!("2025-11-05T{last}Z"), "1", !mmap);
+            assert!(
+                ticked == whole,
+                "rotation {rot}: the panel after {n} ticking frames differs from a whole frame"
+            );
+            f = stats;
+        }
+        assert_eq!(f[0], (800, 480 * 800), "the first frame is written whole");
+        // 15:44:00: the shift steps (everything moves, all rows are rewritten); 15:44:01:
+        // "Starting soon" (the status line and the countdown box change).
+        assert_eq!(
+            f[5].0, 800,
+            "rotation {rot}: the shift step rewrites the panel"
+        );
+        for (i, &(written, painted)) in f.iter().enumerate().skip(1) {
+            if i == 5 || i == 6 {
+                continue;
+            }
+            assert!(
+                painted < 480 * 800 / 4,
+                "rotation {rot} frame {}: {painted} px repainted",
+                i + 1
+            );
+            if rot == 0 || rot == 180 {
+                assert!(
+                    written > 20 && written < 200,
+                    "rotation {rot} frame {}: {written} rows rewritten",
+                    i + 1
+                );
+            } else {
+                assert!(written < 800, "rotation {rot} frame {}", i + 1);
+            }
+        }
+    }
+}
+
+/// Per-frame (rows written, canvas pixels repainted) of `--stats`.
+fn frames_painted(stdout: &[u8]) -> Vec<(u32, u64)> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .filter(|l| l.starts_with("frame="))
+        .map(|l| {
+            let field = |k: &str| {
+                l.split_whitespace()
+                    .find_map(|f| f.strip_prefix(k))
+                    .unwrap_or_else(|| panic!("no {k} in {l:?}"))
+                    .parse::<u64>()
+                    .unwrap()
+            };
+            (field("written=") as u32, field("painted="))
+        })
+        .collect()
 }
 
 /// Run the display loop in the background on a file; returns the child.

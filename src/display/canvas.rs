@@ -1,15 +1,21 @@
-//! The canvas: a grey picture in memory, the few primitives the kiosk's look needs (filled
-//! and rounded rectangles, clipped, anti-aliased edges) and the rotation arithmetic between
-//! the layout's logical pixels and the panel's physical ones.
+//! The canvas: a grey picture in memory and the few primitives the kiosk's look needs (filled
+//! and rounded rectangles, clipped, anti-aliased edges, text). It paints at once (the
+//! snapshot) or records a frame's operations and then repaints only the rectangles they
+//! change (the running display, see `super::damage`); the rotation to the panel is
+//! `super::rotate`.
 //!
 //! One byte of grey per pixel: the kiosk page is greyscale by design (its stylesheet ends in
 //! `filter: grayscale(100%)`), so a grey canvas loses nothing and is a quarter of an RGBA one
 //! (375 KiB at 480×800), which matters on a 512 MB Pi.
 
+use super::damage::{Damage, OpHasher, PxRect, Signatures};
 use super::font::{Fonts, Weight};
 
 /// A grey picture, row-major, one byte a pixel (0 black, 255 white).
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// It paints at once, or, between [`Canvas::record`] and [`Canvas::replay`], records the
+/// drawing operations and then repaints only what they change (`super::damage`).
+#[derive(Debug, Clone)]
 pub struct Canvas {
     /// Width in pixels.
     pub w: u32,
@@ -17,6 +23,54 @@ pub struct Canvas {
     pub h: u32,
     /// `w * h` bytes.
     pub px: Vec<u8>,
+    /// Painting touches only this rectangle (the whole canvas, except while replaying).
+    lim: PxRect,
+    /// The operations of the frame being recorded.
+    rec: Option<Vec<Recorded>>,
+    /// The last replayed frame's row and column signatures.
+    sigs: Signatures,
+}
+
+/// One drawing operation of a recorded frame.
+#[derive(Debug, Clone)]
+enum Op {
+    Clear,
+    Fill {
+        rc: Rect,
+        r: f32,
+        grey: u8,
+        clip: Clip,
+    },
+    Stroke {
+        rc: Rect,
+        r: f32,
+        t: f32,
+        grey: u8,
+        clip: Clip,
+    },
+    Text {
+        wt: Weight,
+        size: f32,
+        spacing: f32,
+        x: f32,
+        y: f32,
+        grey: u8,
+        text: String,
+        clip: Clip,
+    },
+    Fade {
+        top: i32,
+        bottom: i32,
+        opacity: f32,
+    },
+}
+
+/// An operation, the hash of its parameters and the box of the pixels it may touch.
+#[derive(Debug, Clone)]
+struct Recorded {
+    op: Op,
+    hash: u64,
+    bbox: PxRect,
 }
 
 /// A rectangle in pixels (float, so rounded corners and scaled sizes stay exact).
@@ -46,17 +100,120 @@ impl Canvas {
             w,
             h,
             px: vec![255; (w as usize) * (h as usize)],
+            lim: PxRect::full(w, h),
+            rec: None,
+            sigs: Signatures::default(),
         }
+    }
+
+    /// Record the drawing calls that follow instead of painting them, until
+    /// [`Canvas::replay`].
+    pub fn record(&mut self) {
+        self.rec = Some(Vec::new());
+    }
+
+    /// Paint the frame recorded since [`Canvas::record`], but only the rectangles where it
+    /// differs from the last replayed frame (everything the first time); every pixel ends as
+    /// a full redraw on a white canvas would leave it. Returns those rectangles.
+    pub fn replay(&mut self, fonts: &mut Fonts) -> Damage {
+        let ops = self.rec.take().unwrap_or_default();
+        let damage = self
+            .sigs
+            .update(self.w, self.h, ops.iter().map(|r| (r.hash, r.bbox)));
+        for rect in damage.rects(self.w, self.h) {
+            self.lim = rect.intersect(&PxRect::full(self.w, self.h));
+            if self.lim.is_empty() {
+                continue;
+            }
+            self.paint_clear();
+            for r in ops.iter().filter(|r| r.bbox.overlaps(&rect)) {
+                self.apply(&r.op, fonts);
+            }
+        }
+        self.lim = PxRect::full(self.w, self.h);
+        damage
+    }
+
+    /// Forget the last replayed frame: the next [`Canvas::replay`] repaints everything.
+    pub fn invalidate(&mut self) {
+        self.sigs.clear();
+    }
+
+    fn push(&mut self, op: Op, hash: &mut OpHasher, bbox: PxRect) {
+        if let Some(rec) = self.rec.as_mut() {
+            rec.push(Recorded {
+                op,
+                hash: hash.finish(),
+                bbox,
+            });
+        }
+    }
+
+    fn apply(&mut self, op: &Op, fonts: &mut Fonts) {
+        match op {
+            Op::Clear => self.paint_clear(),
+            Op::Fill { rc, r, grey, clip } => self.paint_fill_round_rect(*rc, *r, *grey, clip),
+            Op::Stroke {
+                rc,
+                r,
+                t,
+                grey,
+                clip,
+            } => self.paint_stroke_round_rect(*rc, *r, *t, *grey, clip),
+            Op::Text {
+                wt,
+                size,
+                spacing,
+                x,
+                y,
+                grey,
+                text,
+                clip,
+            } => {
+                self.paint_text(fonts, *wt, *size, *spacing, *x, *y, *grey, text, clip);
+            }
+            Op::Fade {
+                top,
+                bottom,
+                opacity,
+            } => self.paint_fade_rows(*top, *bottom, *opacity),
+        }
+    }
+
+    /// The pixels a shape drawn in `bounds` under `clip` may touch.
+    fn shape_box(&self, bounds: Rect, clip: &Clip) -> PxRect {
+        PxRect {
+            x0: bounds.x.floor() as i32,
+            y0: (bounds.y.floor() as i32).max(clip.top),
+            x1: (bounds.x + bounds.w).ceil() as i32,
+            y1: ((bounds.y + bounds.h).ceil() as i32).min(clip.bottom),
+        }
+        .intersect(&PxRect::full(self.w, self.h))
     }
 
     /// Paint everything white again (reuses the allocation).
     pub fn clear(&mut self) {
-        self.px.fill(255);
+        if self.rec.is_some() {
+            let bbox = PxRect::full(self.w, self.h);
+            self.push(Op::Clear, OpHasher::default().i(0), bbox);
+            return;
+        }
+        self.paint_clear();
+    }
+
+    fn paint_clear(&mut self) {
+        let l = self.lim;
+        let w = self.w as usize;
+        for y in l.y0..l.y1 {
+            let row = y as usize * w;
+            self.px[row + l.x0 as usize..row + l.x1 as usize].fill(255);
+        }
     }
 
     #[inline]
     fn blend(&mut self, x: i32, y: i32, grey: u8, a: u8, clip: &Clip) {
-        if a == 0 || x < 0 || y < 0 || x >= self.w as i32 || y >= self.h as i32 {
+        let l = &self.lim;
+        if a == 0 || x < l.x0 || y < l.y0 || x >= l.x1 || y >= l.y1 {
             return;
         }
         if y < clip.top || y >= clip.bottom {
@@ -74,6 +231,19 @@ impl Canvas {
 
     /// Fill a rounded rectangle (radius `r`), anti-aliased at its corners.
     pub fn fill_round_rect(&mut self, rc: Rect, r: f32, grey: u8, clip: &Clip) {
+        if self.rec.is_some() {
+            let mut h = OpHasher::default();
+            h.i(1).f(rc.x).f(rc.y).f(rc.w).f(rc.h).f(r).i(grey as i64);
+            h.i(clip.top as i64).i(clip.bottom as i64);
+            let bbox = self.shape_box(rc, clip);
+            let clip = *clip;
+            self.push(Op::Fill { rc, r, grey, clip }, &mut h, bbox);
+            return;
+        }
+        self.paint_fill_round_rect(rc, r, grey, clip);
+    }
+
+    fn paint_fill_round_rect(&mut self, rc: Rect, r: f32, grey: u8, clip: &Clip) {
         let r = r.min(rc.w / 2.0).min(rc.h / 2.0).max(0.0);
         self.paint(
             rc,
@@ -87,6 +257,33 @@ impl Canvas {
 
     /// A rounded frame `t` pixels thick.
     pub fn stroke_round_rect(&mut self, rc: Rect, r: f32, t: f32, grey: u8, clip: &Clip) {
+        if self.rec.is_some() {
+            let mut h = OpHasher::default();
+            h.i(2)
+                .f(rc.x)
+                .f(rc.y)
+                .f(rc.w)
+                .f(rc.h)
+                .f(r)
+                .f(t)
+                .i(grey as i64);
+            h.i(clip.top as i64).i(clip.bottom as i64);
+            let bbox = self.shape_box(rc, clip);
+            let clip = *clip;
+            let op = Op::Stroke {
+                rc,
+                r,
+                t,
+                grey,
+                clip,
+            };
+            self.push(op, &mut h, bbox);
+            return;
+        }
+        self.paint_stroke_round_rect(rc, r, t, grey, clip);
+    }
+
+    fn paint_stroke_round_rect(&mut self, rc: Rect, r: f32, t: f32, grey: u8, clip: &Clip) {
         let inner = Rect {
             x: rc.x + t,
             y: rc.y + t,
@@ -121,8 +318,9 @@ impl Canvas {
             (bounds.x + bounds.w).ceil() as i32,
             (bounds.y + bounds.h).ceil() as i32,
         );
-        let (x0c, x1c) = (x0.max(0), x1.min(self.w as i32));
-        for y in y0.max(clip.top).max(0)..y1.min(clip.bottom).min(self.h as i32) {
+        let l = self.lim;
+        let (x0c, x1c) = (x0.max(l.x0), x1.min(l.x1));
+        for y in y0.max(clip.top).max(l.y0)..y1.min(clip.bottom).min(l.y1) {
             let py = y as f32 + 0.5;
             let skip = hole.and_then(|h| h(y));
             let fill = if hole.is_none() { solid(y) } else { None };
@@ -168,16 +366,82 @@ impl Canvas {
         text: &str,
         clip: &Clip,
     ) -> f32 {
+        if self.rec.is_none() {
+            return self.paint_text(fonts, wt, size, spacing, x, y, grey, text, clip);
+        }
         let mut pen = x;
         let base = y.round() as i32;
+        let mut bbox = PxRect::EMPTY;
+        for c in text.chars() {
+            let g = fonts.bitmap(wt, size, c);
+            let (gx, gy) = (pen.round() as i32 + g.left, base + g.top);
+            let glyph = PxRect {
+                x0: gx,
+                y0: gy,
+                x1: gx + g.w as i32,
+                y1: gy + g.h as i32,
+            };
+            bbox = bbox.union(&glyph);
+            pen += fonts.advance(wt, size, c) + spacing;
+        }
+        let bbox = PxRect {
+            y0: bbox.y0.max(clip.top),
+            y1: bbox.y1.min(clip.bottom),
+            ..bbox
+        }
+        .intersect(&PxRect::full(self.w, self.h));
+        let mut h = OpHasher::default();
+        h.i(3)
+            .i(wt as i64)
+            .f(size)
+            .f(spacing)
+            .f(x)
+            .f(y)
+            .i(grey as i64);
+        h.i(clip.top as i64).i(clip.bottom as i64).s(text);
+        let op = Op::Text {
+            wt,
+            size,
+            spacing,
+            x,
+            y,
+            grey,
+            text: text.to_string(),
+            clip: *clip,
+        };
+        self.push(op, &mut h, bbox);
+        pen
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn paint_text(
+        &mut self,
+        fonts: &mut Fonts,
+        wt: Weight,
+        size: f32,
+        spacing: f32,
+        x: f32,
+        y: f32,
+        grey: u8,
+        text: &str,
+        clip: &Clip,
+    ) -> f32 {
+        let mut pen = x;
+        let base = y.round() as i32;
+        let l = self.lim;
         for c in text.chars() {
             let g = fonts.bitmap(wt, size, c);
             let gx = pen.round() as i32 + g.left;
             let gy = base + g.top;
-            for row in 0..g.h {
-                let line = &g.alpha[(row * g.w) as usize..((row + 1) * g.w) as usize];
-                for (col, &a) in line.iter().enumerate() {
-                    self.blend(gx + col as i32, gy + row as i32, grey, a, clip);
+            // Only the glyph's rows inside the painted area.
+            let (r0, r1) = ((l.y0 - gy).max(0), (l.y1 - gy).min(g.h as i32));
+            if gx < l.x1 && gx + (g.w as i32) > l.x0 {
+                for row in r0..r1 {
+                    let row = row as u32;
+                    let line = &g.alpha[(row * g.w) as usize..((row + 1) * g.w) as usize];
+                    for (col, &a) in line.iter().enumerate() {
+                        self.blend(gx + col as i32, gy + row as i32, grey, a, clip);
+                    }
                 }
             }
             pen += fonts.advance(wt, size, c) + spacing;
@@ -187,10 +451,36 @@ impl Canvas {
 
     /// Move every pixel of rows `[top, bottom)` toward white, like CSS `opacity`.
     pub fn fade_rows(&mut self, top: i32, bottom: i32, opacity: f32) {
-        let (top, bottom) = (top.max(0) as usize, bottom.clamp(0, self.h as i32) as usize);
+        if self.rec.is_some() {
+            let mut h = OpHasher::default();
+            h.i(4).i(top as i64).i(bottom as i64).f(opacity);
+            let bbox = PxRect {
+                y0: top,
+                y1: bottom,
+                ..PxRect::full(self.w, self.h)
+            }
+            .intersect(&PxRect::full(self.w, self.h));
+            let op = Op::Fade {
+                top,
+                bottom,
+                opacity,
+            };
+            self.push(op, &mut h, bbox);
+            return;
+        }
+        self.paint_fade_rows(top, bottom, opacity);
+    }
+
+    fn paint_fade_rows(&mut self, top: i32, bottom: i32, opacity: f32) {
+        let l = self.lim;
+        let (top, bottom) = (top.max(l.y0), bottom.min(l.y1));
         let k = (opacity.clamp(0.0, 1.0) * 256.0) as u32;
-        for p in &mut self.px[top * self.w as usize..bottom * self.w as usize] {
-            *p = (255 - (((255 - *p as u32) * k) >> 8)) as u8;
+        let w = self.w as usize;
+        for y in top..bottom {
+            let row = y as usize * w;
+            for p in &mut self.px[row + l.x0 as usize..row + l.x1 as usize] {
+                *p = (255 - (((255 - *p as u32) * k) >> 8)) as u8;
+            }
         }
     }
 }
@@ -242,72 +532,4 @@ fn round_rect_coverage(rc: Rect, r: f32, px: f32, py: f32) -> f32 {
         ox.max(oy)
     };
     (0.5 - d).clamp(0.0, 1.0)
-}
-
-/// The panel's picture from the upright canvas: `rotation` degrees clockwise (0, 90, 180,
-/// 270), moved by the pixel shift (`dx`, `dy`) with white filling the edge. Calls `row` with
-/// each physical row's greys; the physical size is the canvas's, swapped for 90 and 270.
-pub fn physical_rows(
-    c: &Canvas,
-    rotation: u16,
-    shift: (i32, i32),
-    mut row: impl FnMut(u32, &[u8]),
-) {
-    let (pw, ph) = physical_size(c.w, c.h, rotation);
-    let mut buf = vec![255u8; pw as usize];
-    let (lw, lh) = (c.w as i32, c.h as i32);
-    if rotation == 0 {
-        // Upright: each panel row is a canvas row, moved by the shift.
-        let (dx, dy) = shift;
-        for py in 0..ph as i32 {
-            let ly = py - dy;
-            buf.fill(255);
-            if ly >= 0 && ly < lh {
-                let src = &c.px[(ly * lw) as usize..((ly + 1) * lw) as usize];
-                let (from, to) = (dx.max(0), (lw + dx).min(lw).max(0));
-                if from < to {
-                    buf[from as usize..to as usize]
-                        .copy_from_slice(&src[(from - dx) as usize..(to - dx) as usize]);
-                }
-            }
-            row(py as u32, &buf);
-        }
-        return;
-    }
-    for py in 0..ph as i32 {
-        for px in 0..pw as i32 {
-            let (lx, ly) = match rotation {
-                90 => (py, pw as i32 - 1 - px),
-                180 => (pw as i32 - 1 - px, ph as i32 - 1 - py),
-                270 => (ph as i32 - 1 - py, px),
-                _ => (px, py),
-            };
-            let (lx, ly) = (lx - shift.0, ly - shift.1);
-            buf[px as usize] = if lx >= 0 && ly >= 0 && lx < lw && ly < lh {
-                c.px[(ly * lw + lx) as usize]
-            } else {
-                255
-            };
-        }
-        row(py as u32, &buf);
-    }
-}
-
-/// The panel size for a canvas of `w`×`h` under `rotation`.
-pub fn physical_size(w: u32, h: u32, rotation: u16) -> (u32, u32) {
-    if rotation == 90 || rotation == 270 {
-        (h, w)
-    } else {
-        (w, h)
-    }
-}
-
-/// Map a point on the panel back to the upright canvas (for taps).
-pub fn to_logical(px: f32, py: f32, pw: f32, ph: f32, rotation: u16) -> (f32, f32) {
-    match rotation {
-        90 => (py, pw - 1.0 - px),
-        180 => (pw - 1.0 - px, ph - 1.0 - py),
-        270 => (ph - 1.0 - py, px),
-        _ => (px, py),
-    }
 }

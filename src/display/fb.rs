@@ -1,5 +1,11 @@
 //! Linux fbdev output: the panel's geometry, grey → the panel's pixel format, and writes of
-//! only the rows that changed since the last frame.
+//! only the parts of rows that changed since the last frame.
+//!
+//! What changed comes from the canvas (`super::damage`: rectangles known from the frame's
+//! drawing operations), mapped through the rotation and the pixel shift to panel rows and
+//! columns; no copy of the last frame is kept (it was as large as the panel's memory). The
+//! whole panel is written on the first frame, after unblanking, after a failed write and when
+//! the shift steps.
 //!
 //! A device is written through a shared mapping of its memory: that is what DRM's fbdev
 //! emulation (vc4 on the Pi, virtio-gpu in the emulated boot) and deferred-I/O drivers
@@ -7,12 +13,15 @@
 //! positioned writes to virtio-gpu's fbdev (Debian's 6.1 kernel) were accepted but never
 //! reached the scanout. A regular file standing in for a device (tests, benchmarks) is
 //! written with positioned writes (`pwrite`), which are also the fallback when a device
-//! cannot be mapped; the rows, offsets and bytes are the same either way. The geometry of a
+//! cannot be mapped, or, with `--fb-mmap`, through a mapping like a device; the rows,
+//! offsets and bytes are the same either way. The geometry of a
 //! device comes from FBIOGET_VSCREENINFO/FSCREENINFO (resolution, bits per pixel, the stride
 //! the driver reports, the RGB bitfields and the pan offset); a file takes it from
 //! `WxHxBPP[+STRIDE]`.
 
-use super::canvas::{Canvas, physical_rows, physical_size};
+use super::canvas::Canvas;
+use super::damage::Damage;
+use super::rotate::{physical_rect, physical_size, physical_span};
 use crate::config::display::GeometrySpec;
 use crate::sys::fbdev as sys;
 use std::fs::{File, OpenOptions};
@@ -152,8 +161,13 @@ pub struct Framebuffer {
     pub geometry: Geometry,
     /// Grey → pixel bytes.
     lut: Vec<[u8; 4]>,
-    /// The last frame's rows as written (`xres * bytes_pp` each); empty before the first.
-    last: Vec<u8>,
+    /// The shift of the picture on the panel, once a whole frame was written (`None`: the
+    /// panel's content is unknown, so the next frame is written whole).
+    shown: Option<(i32, i32)>,
+    /// Per panel row, the columns to write this frame.
+    spans: Vec<(u32, u32)>,
+    /// One panel row in grey, then in the panel's format.
+    greys: Vec<u8>,
     row: Vec<u8>,
     /// Whether it is a character device (so FBIOBLANK applies).
     pub is_device: bool,
@@ -255,11 +269,35 @@ impl Framebuffer {
             path: path.to_path_buf(),
             geometry: g,
             lut,
-            last: Vec::new(),
+            shown: None,
+            spans: Vec::new(),
+            greys: vec![255; g.xres as usize],
             row: vec![0; g.xres as usize * g.bytes_pp()],
             is_device,
             map: None,
         })
+    }
+
+    /// Write a regular file standing in for the panel through a shared mapping, exactly as
+    /// a device is written (`--fb-mmap`: the tests and the benchmark cover the device's write
+    /// path with it). A device is mapped when opened.
+    pub fn map_file(&mut self) -> Result<(), FbError> {
+        if self.map.is_some() {
+            return Ok(());
+        }
+        let g = self.geometry;
+        let len = g.stride as usize * (g.yoffset + g.yres) as usize;
+        let m = sys::Mapping::new(&self.file, len).map_err(|source| FbError::Open {
+            path: self.path.clone(),
+            source,
+        })?;
+        self.map = Some(m);
+        Ok(())
+    }
+
+    /// Whether frames go through a shared mapping (else positioned writes).
+    pub fn is_mapped(&self) -> bool {
+        self.map.is_some()
     }
 
     /// The path opened.
@@ -272,75 +310,79 @@ impl Framebuffer {
         physical_size(self.geometry.xres, self.geometry.yres, rotation)
     }
 
-    /// Forget the last frame, so the next one is written whole (after unblanking, or when
-    /// something else may have drawn on the panel).
+    /// Forget what the panel shows, so the next frame is written whole (after unblanking,
+    /// or when something else may have drawn on the panel).
     pub fn invalidate(&mut self) {
-        self.last.clear();
+        self.shown = None;
     }
 
-    /// Write `c` (upright; rotated and shifted here) and return how many rows changed and
-    /// were written.
+    /// Write the rectangles `damage` of `c` (upright; rotated and shifted here) that land on
+    /// the panel, or all of it when the panel's content is unknown or the shift moved; return
+    /// how many panel rows were written (wholly or in part).
     pub fn present(
         &mut self,
         c: &Canvas,
         rotation: u16,
         shift: (i32, i32),
+        damage: &Damage,
     ) -> Result<u32, FbError> {
         let g = self.geometry;
         let bpp = g.bytes_pp();
-        let row_bytes = g.xres as usize * bpp;
+        let (pw, ph) = (g.xres, g.yres);
         assert_eq!(
             physical_size(c.w, c.h, rotation),
-            (g.xres, g.yres),
+            (pw, ph),
             "canvas size must match the panel"
         );
-        let first = self.last.is_empty();
-        if first {
-            self.last = vec![0; row_bytes * g.yres as usize];
-        }
-        let mut written = 0u32;
-        let mut err = None;
-        let (lut, row, last, file) = (&self.lut, &mut self.row, &mut self.last, &self.file);
-        let mut map = self.map.as_mut();
-        physical_rows(c, rotation, shift, |y, greys| {
-            if err.is_some() {
-                return;
+        // Per panel row, the columns to write (empty: none).
+        let spans = &mut self.spans;
+        spans.clear();
+        spans.resize(ph as usize, (0, 0));
+        if self.shown != Some(shift) || *damage == Damage::All {
+            spans.fill((0, pw));
+        } else {
+            for r in damage.rects(c.w, c.h) {
+                let p = physical_rect(&r, c.w, c.h, rotation, shift);
+                for y in p.y0.max(0)..p.y1 {
+                    let s = &mut spans[y as usize];
+                    *s = if s.0 >= s.1 {
+                        (p.x0 as u32, p.x1 as u32)
+                    } else {
+                        (s.0.min(p.x0 as u32), s.1.max(p.x1 as u32))
+                    };
+                }
             }
-            for (dst, &v) in row.chunks_exact_mut(bpp).zip(greys) {
+        }
+        // Unknown until every row below is written.
+        self.shown = None;
+        let (lut, greys, row, file) = (&self.lut, &mut self.greys, &mut self.row, &self.file);
+        let mut map = self.map.as_mut();
+        let mut written = 0u32;
+        for (y, &(x0, x1)) in spans.iter().enumerate() {
+            if x0 >= x1 {
+                continue;
+            }
+            let n = (x1 - x0) as usize;
+            physical_span(c, rotation, shift, y as u32, (x0, x1), greys);
+            for (dst, &v) in row[..n * bpp].chunks_exact_mut(bpp).zip(&greys[..n]) {
                 dst.copy_from_slice(&lut[v as usize][..bpp]);
             }
-            let prev = &mut last[y as usize * row_bytes..(y as usize + 1) * row_bytes];
-            if !first && prev == &row[..] {
-                return;
-            }
-            let off = (g.yoffset + y) as u64 * g.stride as u64 + (g.xoffset as usize * bpp) as u64;
-            let res = match map.as_deref_mut() {
+            let bytes = &row[..n * bpp];
+            let off = (g.yoffset as u64 + y as u64) * g.stride as u64
+                + ((g.xoffset + x0) as usize * bpp) as u64;
+            match map.as_deref_mut() {
                 Some(m) => {
-                    let mem = m.bytes_mut();
                     let off = off as usize;
-                    match mem.get_mut(off..off + row.len()) {
-                        Some(dst) => {
-                            dst.copy_from_slice(row);
-                            Ok(())
-                        }
-                        None => Err(std::io::Error::other("row outside the mapped framebuffer")),
-                    }
+                    m.bytes_mut()
+                        .get_mut(off..off + bytes.len())
+                        .ok_or_else(|| std::io::Error::other("row outside the mapped framebuffer"))?
+                        .copy_from_slice(bytes);
                 }
-                None => file.write_all_at(row, off),
-            };
-            match res {
-                Ok(()) => {
-                    prev.copy_from_slice(row);
-                    written += 1;
-                }
-                Err(e) => err = Some(e),
+                None => file.write_all_at(bytes, off)?,
             }
-        });
-        if let Some(e) = err {
-            // The device's content is unknown now: write everything next time.
-            self.last.clear();
-            return Err(e.into());
+            written += 1;
         }
+        self.shown = Some(shift);
         Ok(written)
     }
 

@@ -11,8 +11,11 @@
 //! - `crate::config::display`: the `[display]` table and its validation.
 //! - [`model`]: what the screen says (the page's wording), a pure function.
 //! - [`font`]: embedded Noto Sans, glyph cache, wrap and ellipsis.
-//! - [`render`]: layout and drawing into a grey canvas; rotation and pixel shift.
-//! - [`fb`]: fbdev output (geometry, pixel formats, changed rows only).
+//! - [`render`]: layout and drawing into a grey canvas.
+//! - [`canvas`]: the grey picture and its primitives, painting at once or recording a frame.
+//! - [`damage`]: which rectangles a recorded frame changes, so only they are repainted.
+//! - [`rotate`]: rotation and pixel shift between the canvas and the panel.
+//! - [`fb`]: fbdev output (geometry, pixel formats, changed rectangles only).
 //! - `crate::sys::fbdev`: the ioctls (the crate's `unsafe` lives in `sys`).
 //! - [`client`]: the loopback HTTP client.
 //! - [`schedule`]: on-hours, following the day's meetings, pixel shift.
@@ -21,10 +24,12 @@
 mod api;
 pub mod canvas;
 pub mod client;
+pub mod damage;
 pub mod fb;
 pub mod font;
 pub mod model;
 pub mod render;
+pub mod rotate;
 pub mod schedule;
 pub mod touch;
 
@@ -74,6 +79,9 @@ pub struct DisplayArgs {
     /// Geometry of a regular file standing in for the framebuffer: WxHxBPP[+STRIDE].
     #[arg(long = "fb-geometry", value_name = "WxHxBPP")]
     pub fb_geometry: Option<String>,
+    /// Write the --device file through a shared mapping, as a framebuffer device is written.
+    #[arg(long = "fb-mmap")]
+    pub fb_mmap: bool,
     /// Draw this many frames, then exit (with --at: one virtual second apart, no waiting).
     #[arg(long, value_name = "N")]
     pub frames: Option<u64>,
@@ -173,9 +181,9 @@ fn rotation(args: &DisplayArgs, cfg: &DisplayConfig) -> anyhow::Result<u16> {
 
 /// Write the panel's picture of `c` as an RGB PNG.
 pub fn write_png(path: &Path, c: &Canvas, rotation: u16) -> anyhow::Result<()> {
-    let (pw, ph) = canvas::physical_size(c.w, c.h, rotation);
+    let (pw, ph) = rotate::physical_size(c.w, c.h, rotation);
     let mut data = Vec::with_capacity((pw * ph * 3) as usize);
-    canvas::physical_rows(c, rotation, (0, 0), |_, row| {
+    rotate::physical_rows(c, rotation, (0, 0), |_, row| {
         for &g in row {
             data.extend_from_slice(&[g, g, g]);
         }
@@ -241,7 +249,7 @@ async fn snapshot(
             st.answered_at = Some(now);
         }
     }
-    let (w, h) = canvas::physical_size(pw, ph, rot);
+    let (w, h) = rotate::physical_size(pw, ph, rot);
     let mut canvas = Canvas::new(w, h);
     let mut r = Renderer::new();
     let screen = model::screen(&st.inputs(now, tz, cfg.display.touch));
@@ -323,10 +331,14 @@ async fn run(
             })?)
         };
     let mut fb = fb::Framebuffer::open(&device, spec)?;
+    if args.fb_mmap {
+        fb.map_file()?;
+    }
     let g = fb.geometry;
     tracing::info!(
         device = %device.display(),
         geometry = %g.describe(),
+        mapped = fb.is_mapped(),
         rotation = rot,
         server = client.authority(),
         "display starting"
@@ -434,18 +446,23 @@ async fn run(
             powered = on;
             fb.invalidate();
         }
-        let mut written = 0;
+        let (mut written, mut painted) = (0, 0);
         let t0 = Instant::now();
         if on {
             let screen = model::screen(&st.inputs(now, tz, dc.touch));
+            // Lay the frame out as a list of drawing operations, then paint and write only
+            // the rectangles where it differs from the last one (display::damage).
+            canvas.record();
             hits = renderer.draw(&screen, &mut canvas);
-            written = fb.present(&canvas, rot, schedule::pixel_shift(&dc, now))?;
+            let damage = canvas.replay(&mut renderer.fonts);
+            painted = damage.area(canvas.w, canvas.h);
+            written = fb.present(&canvas, rot, schedule::pixel_shift(&dc, now), &damage)?;
         }
         let took = t0.elapsed();
         frame += 1;
         if args.stats {
             println!(
-                "frame={frame} rows={} written={written} render_us={} online={} on={on}",
+                "frame={frame} rows={} written={written} painted={painted} render_us={} online={} on={on}",
                 g.yres,
                 took.as_micros(),
                 st.online
@@ -457,6 +474,12 @@ async fn run(
                 device.display(),
                 g.describe()
             ));
+            // What ran only to start (configuration, arguments, logging setup) leaves the
+            // resident set; the code the loop runs comes back as it runs (docs/display.md).
+            match crate::sys::release_file_pages() {
+                Ok(n) => tracing::debug!(bytes = n, "start-up code pages released"),
+                Err(e) => tracing::debug!(error = %e, "start-up code pages kept"),
+            }
         }
         if let Some(p) = watchdog
             && last_ping.elapsed() >= p
@@ -483,7 +506,7 @@ async fn run(
                     }
                 }
                 Some(tap) = async { match taps.as_mut() { Some(t) => t.recv().await, None => std::future::pending().await } } => {
-                    let (lx, ly) = canvas::to_logical(tap.x, tap.y, g.xres as f32, g.yres as f32, rot);
+                    let (lx, ly) = rotate::to_logical(tap.x, tap.y, g.xres as f32, g.yres as f32, rot);
                     let id = st.answer.as_ref().and_then(|a| a.meeting.as_ref()).map(|m| m.meeting_id.clone());
                     if let (Some(b), Some(id)) = (hits.skip, id) && powered && b.contains(lx, ly) {
                         let body = serde_json::json!({ "meeting_id": id }).to_string();
