@@ -140,7 +140,9 @@ impl Config {
             check_url(&key("url"), &s.url)?;
             for (j, o) in s.owner.iter().enumerate() {
                 let t = o.trim();
-                let mailto = t.get(..7).is_some_and(|p| p.eq_ignore_ascii_case("mailto:"));
+                let mailto = t
+                    .get(..7)
+                    .is_some_and(|p| p.eq_ignore_ascii_case("mailto:"));
                 let bare = if mailto { &t[7..] } else { t };
                 if bare.is_empty() || bare.contains(char::is_whitespace) {
                     return Err(invalid(
