@@ -373,7 +373,10 @@ fn stale_data_badge() {
     );
     let (_, v) = bin.get("/api/whats-next").unwrap();
     assert_eq!(v["stale"], true, "{v}");
-    let stale = Server { bin, _dir: srv._dir };
+    let stale = Server {
+        bin,
+        _dir: srv._dir,
+    };
     let img = snapshot(&stale, "stale", "2025-11-05T15:40:00Z", &[]);
     assert_golden("stale", &img);
 }

@@ -47,11 +47,7 @@ pub(crate) struct KioskFacts {
 /// The meeting in progress at `now`: a timed candidate (busy or tentative, not skipped, not
 /// focus time) that started before `now` and ends after it; of several, the one that started
 /// last (ties: the later in calendar order).
-pub(crate) fn current<'a>(
-    snap: &'a Snapshot,
-    now: DateTime<Utc>,
-    tz: Tz,
-) -> Option<&'a Occurrence> {
+pub(crate) fn current(snap: &Snapshot, now: DateTime<Utc>, tz: Tz) -> Option<&Occurrence> {
     let started = snap.occurrences.partition_point(|o| o.start_utc(tz) < now);
     snap.occurrences[..started]
         .iter()
