@@ -434,6 +434,42 @@ mod tests {
     }
 
     #[test]
+    fn now_line_later_and_freshness_follow_the_page() {
+        let answer: WhatsNext = serde_json::from_str(
+            r#"{"meeting": null, "status": {"message": "x"},
+                "current": {"subject": "Overlap", "end_iso": "2025-11-05T09:00:00Z"},
+                "later_today": [{"meeting_id": "b", "subject": "Bravo",
+                                 "start_iso": "2025-11-05T21:00:00Z"}],
+                "data_age_s": 2400, "stale": true, "time_format": "12h"}"#,
+        )
+        .unwrap();
+        let mut inp = Inputs {
+            answer: Some(&answer),
+            online: true,
+            answered_at: Some(t("2025-11-05T08:45:00Z")),
+            now: t("2025-11-05T08:45:30Z"),
+            tz: Tz::UTC,
+            touch: false,
+        };
+        let s = screen(&inp);
+        assert_eq!(
+            s.now_line,
+            Some(("NOW · 15 min left".into(), "Overlap".into()))
+        );
+        assert_eq!(s.later, vec![("9:00 PM".into(), "Bravo".into())]);
+        assert_eq!(s.fresh.as_deref(), Some("Updated 8:05 AM"));
+        assert_eq!(s.clock, "Wednesday 8:45:30 AM");
+        inp.online = false;
+        assert_eq!(
+            screen(&inp).fresh.as_deref(),
+            Some("Offline · updated 8:05 AM")
+        );
+        // Ended: no NOW line.
+        inp.now = t("2025-11-05T09:00:00Z");
+        assert_eq!(screen(&inp).now_line, None);
+    }
+
+    #[test]
     fn time_range_in_zone_with_day_and_all_day() {
         let tz: Tz = "America/Los_Angeles".parse().unwrap();
         let m = Meeting {
