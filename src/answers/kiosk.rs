@@ -78,9 +78,15 @@ pub(crate) fn later_today<'a>(
         .iter()
         .map(|o| (o, o.start_utc(tz)))
         .take_while(|(_, s)| *s < midnight)
-        .filter(|(o, _)| is_candidate(o, snap, now) && o.cmp_id(next).is_ne())
+        .filter(|(o, _)| is_candidate(o, snap, now) && !same(o, next))
         .take(max)
         .collect()
+}
+
+/// Whether `a` and `b` are the same occurrence (two overrides of one series share their id,
+/// so the start is compared too; `b` may be a clone held by the response cache).
+fn same(a: &Occurrence, b: &Occurrence) -> bool {
+    a.start == b.start && a.cmp_id(b).is_eq()
 }
 
 /// Fill the kiosk fields of `answer` (built by [`super::whats_next_from`] for `next`).
