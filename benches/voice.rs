@@ -52,6 +52,7 @@ fn bench(c: &mut Criterion) {
         snap: &snap,
         now: "2025-11-20T16:00:00Z".parse().unwrap(),
         default_tz: Tz::UTC,
+        clock_12h: false,
     };
     let la: Tz = "America/Los_Angeles".parse().unwrap();
     let p = |q: &str, r| {

@@ -78,17 +78,27 @@ pub(crate) struct NextStatus {
     pub is_critical: bool,
 }
 
-/// The whole /api/whats-next answer.
+/// The whole /api/whats-next answer: CalendarBot's two fields, then the kiosk's ([`kiosk`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub(crate) struct WhatsNext {
     /// The next meeting, if any.
     pub meeting: Option<Meeting>,
     /// Urgency of that meeting.
     pub status: NextStatus,
+    /// The meeting in progress, if any.
+    pub current: Option<kiosk::Current>,
+    /// Meetings after the next one that start today (local midnight in the default zone).
+    pub later_today: Vec<Meeting>,
+    /// Seconds since the newest successful refresh; null when none ever succeeded.
+    pub data_age_s: Option<i64>,
+    /// Whether that is older than two refresh intervals.
+    pub stale: bool,
+    /// "24h" or "12h": how the page and the display write local times.
+    pub time_format: &'static str,
 }
 
 /// Whether `o` can be "the next meeting" at all (SPEC §6 filters).
-fn is_candidate(o: &Occurrence, snap: &Snapshot, now: DateTime<Utc>) -> bool {
+pub(super) fn is_candidate(o: &Occurrence, snap: &Snapshot, now: DateTime<Utc>) -> bool {
     o.status.is_meeting()
         && !snap.is_occurrence_skipped(o, now)
         && !is_focus_time(o.details.subject())
@@ -158,14 +168,31 @@ pub(crate) fn whats_next_from(
     now: DateTime<Utc>,
     tz: Tz,
 ) -> WhatsNext {
-    let Some((o, start)) = choice else {
-        return WhatsNext {
-            meeting: None,
-            status: status_for(None),
-        };
+    let blank = |meeting: Option<Meeting>, status| WhatsNext {
+        meeting,
+        status,
+        current: None,
+        later_today: Vec::new(),
+        data_age_s: None,
+        stale: false,
+        time_format: "24h",
     };
-    let seconds_until_start = (start - now).num_seconds();
-    let meeting = Meeting {
+    let Some((o, start)) = choice else {
+        return blank(None, status_for(None));
+    };
+    let meeting = meeting_of(o, start, now, tz);
+    let status = status_for(Some(meeting.seconds_until_start));
+    blank(Some(meeting), status)
+}
+
+/// `o` (starting at `start`) as a `meeting` of /api/whats-next at `now`.
+pub(super) fn meeting_of(
+    o: &Occurrence,
+    start: DateTime<Utc>,
+    now: DateTime<Utc>,
+    tz: Tz,
+) -> Meeting {
+    Meeting {
         meeting_id: o.id().into_owned(),
         subject: o.details.subject().to_string(),
         description: o.details.description().to_string(),
@@ -174,11 +201,7 @@ pub(crate) fn whats_next_from(
         duration_seconds: (o.end_utc(tz) - start).num_seconds().max(0),
         location: o.details.location().to_string(),
         raw_source: String::new(),
-        seconds_until_start,
-    };
-    WhatsNext {
-        meeting: Some(meeting),
-        status: status_for(Some(seconds_until_start)),
+        seconds_until_start: (start - now).num_seconds(),
     }
 }
 
@@ -202,7 +225,7 @@ pub(crate) struct EventJson {
     pub end: String,
     /// Whether the occurrence is all-day.
     pub all_day: bool,
-    /// busy, tentative, free or cancelled.
+    /// busy, tentative, free, cancelled or declined (an owner declined it: not a meeting).
     pub status: crate::ics::Status,
 }
 
@@ -508,6 +531,9 @@ pub(crate) fn health(snap: &Snapshot, board: &StatusInner, p: &ProcessFacts) -> 
         system_diagnostics: SystemDiagnostics::current(),
     }
 }
+
+mod kiosk;
+pub(crate) use kiosk::{KioskFacts, add_kiosk_fields};
 
 #[cfg(test)]
 mod tests;

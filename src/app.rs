@@ -9,6 +9,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::ics::Occurrence;
 use crate::pipeline::Pipeline;
+use crate::policy::Policy;
 use crate::snapshot::{Snapshot, StatusBoard};
 use crate::store::{Store, StoreError};
 use chrono::{DateTime, Duration, Utc};
@@ -134,7 +135,8 @@ impl App {
         let tz = self.default_tz;
         p.per_source = windows
             .into_iter()
-            .map(|(k, mut v)| {
+            .map(|(k, v)| {
+                let mut v = self.policy_for(&k).apply(v);
                 sort_occurrences(&mut v, tz);
                 (k, Arc::new(v))
             })
@@ -149,8 +151,20 @@ impl App {
         Ok(())
     }
 
-    /// Replace the occurrences of one source (already saved to the store by the caller).
-    pub fn set_source_occurrences(&self, source: &str, mut occurrences: Vec<Occurrence>) {
+    /// The `owner` / `privacy` settings of source `name` (none for the demo calendar).
+    fn policy_for(&self, name: &str) -> Policy {
+        self.config
+            .effective_sources()
+            .iter()
+            .find(|s| s.name == name)
+            .map(Policy::of)
+            .unwrap_or_default()
+    }
+
+    /// Replace the occurrences of one source (already saved to the store by the caller). The
+    /// source's policy ([`crate::policy`]) is applied here, on the way into the snapshot.
+    pub fn set_source_occurrences(&self, source: &str, occurrences: Vec<Occurrence>) {
+        let mut occurrences = self.policy_for(source).apply(occurrences);
         sort_occurrences(&mut occurrences, self.default_tz);
         let mut p = self.lock();
         p.per_source

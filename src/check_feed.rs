@@ -156,6 +156,7 @@ fn source_for(feed: &str, cfg: &config::Config) -> Result<(SourceConfig, bool), 
             url,
             auth: None,
             headers: Default::default(),
+            ..Default::default()
         },
         false,
     ))

@@ -17,6 +17,8 @@
 //! - `breaker`, `batch`, `pool`: circuit breakers, write batching, the connection manager
 //!   (SQLite pool, shared HTTP client): the leaves of the optimisation layer.
 //! - `demo`: the built-in demo calendar served when no feed is configured.
+//! - `policy`: a source's `owner` / `privacy` settings applied to its window (declined
+//!   occurrences, events shown as busy) before it enters the snapshot.
 //! - [`snapshot`]: the immutable, versioned calendar the server answers from, and live health.
 //! - [`store`]: SQLite: last good window per source, skips, service state.
 //! - `answers`: pure functions of a snapshot and "now": what the API says.
@@ -59,6 +61,7 @@ pub use calendarbot_ics as ics;
 pub mod expand_cmd;
 mod ops;
 mod pipeline;
+mod policy;
 mod pool;
 mod refresh;
 pub mod server;

@@ -8,6 +8,8 @@
 //! - what a CalendarBot `.env` writes starts the kiosk: an empty CALENDARBOT_ALEXA_BEARER_TOKEN
 //!   is unset, a refresh interval below the minimum is raised to it (one warning each);
 //! - unknown TOML keys are warned about, like unknown CALENDARBOT_* variables;
+//! - the kiosk keys (issue #13) are checked the same way: `time_format`, `later_today_max`, a
+//!   source's `privacy` and `owner` addresses;
 //! - invalid values are refused at start with a non-zero exit and exactly one clear line naming
 //!   key, value and what is allowed, before anything listens.
 
@@ -267,6 +269,22 @@ fn bad_file_values_name_their_key_and_hide_secrets() {
         (
             "web_port = [1]\n",
             "invalid configuration: web_port = a list: expected an integer 1-65535",
+        ),
+        (
+            "[[sources]]\nname = \"a\"\nurl = \"https://x.example/a.ics\"\nprivacy = \"secret\"\n",
+            "invalid configuration: sources.0.privacy = \"secret\": expected one of: show, busy, hide",
+        ),
+        (
+            "[[sources]]\nname = \"a\"\nurl = \"https://x.example/a.ics\"\nowner = [\"mailto: \"]\n",
+            "invalid configuration: sources.0.owner.0 = \"mailto: \": expected a calendar address such as me@example.com",
+        ),
+        (
+            "time_format = \"13h\"\n",
+            "invalid configuration: time_format = \"13h\": expected one of: 24h, 12h",
+        ),
+        (
+            "later_today_max = 21\n",
+            "invalid configuration: later_today_max = 21: expected an integer 0-20",
         ),
     ];
     for (i, (toml_text, expected)) in cases.iter().enumerate() {

@@ -72,19 +72,22 @@ impl Server {
 }
 
 fn server(ics: &str, now: &str) -> Server {
+    server_with(ics, now, &[])
+}
+
+fn server_with(ics: &str, now: &str, extra: &[(&'static str, &str)]) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let feed = dir.path().join("feed.ics");
     std::fs::write(&feed, ics).unwrap();
     let data = dir.path().join("data");
     std::fs::create_dir_all(&data).unwrap();
-    let bin = Binary::start(
-        &data,
-        &[
-            ("CALENDARBOT_ICS_URL", format!("file://{}", feed.display())),
-            ("CALENDARBOT_TEST_TIME", now.to_string()),
-            ("CALENDARBOT_DEFAULT_TIMEZONE", TZ.into()),
-        ],
-    );
+    let mut env = vec![
+        ("CALENDARBOT_ICS_URL", format!("file://{}", feed.display())),
+        ("CALENDARBOT_TEST_TIME", now.to_string()),
+        ("CALENDARBOT_DEFAULT_TIMEZONE", TZ.into()),
+    ];
+    env.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
+    let bin = Binary::start(&data, &env);
     Server { bin, _dir: dir }
 }
 
@@ -327,6 +330,58 @@ fn reconnecting_dims_the_last_meeting() {
     // The banner is black across the top; the countdown box below it is dimmed (no #222).
     assert!(dark_fraction(&img, 5, 60, 10) > 0.8, "banner");
     assert!(!main_has(&img, 0x22), "main not dimmed");
+}
+
+/// tests/fixtures/kiosk/day.ics: two meetings overlap at 08:45Z, five more follow that day.
+fn day() -> String {
+    std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/kiosk/day.ics"),
+    )
+    .unwrap()
+}
+
+#[test]
+fn now_line_later_today_and_12h() {
+    const AT: &str = "2025-11-05T08:45:00Z";
+    let srv = server(&day(), AT);
+    let img = snapshot(&srv, "now_later", AT, &[]);
+    assert_golden("now_later", &img);
+    // The NOW bar is black across the top of the main area, above the #222 countdown box.
+    assert!(dark_fraction(&img, 24, 60, 10) > 0.8, "NOW bar");
+    assert!(main_has(&img, 0x22), "countdown box");
+    drop(srv);
+    let srv = server_with(&day(), AT, &[("CALENDARBOT_TIME_FORMAT", "12h")]);
+    let img12 = snapshot(&srv, "now_later_12h", AT, &[]);
+    assert_golden("now_later_12h", &img12);
+    assert_ne!(img.rgb, img12.rgb, "12h must change the times");
+    let landscape = snapshot(&srv, "now_later_landscape", AT, &["--size", "800x480"]);
+    assert_golden("now_later_landscape", &landscape);
+}
+
+/// The server's data is 40 minutes old (its feed is gone since): "Updated 07:00" in the footer.
+#[test]
+fn stale_data_badge() {
+    let srv = server(&standup(), "2025-11-05T15:00:00Z");
+    let data = srv.bin.data_dir.clone();
+    let feed = data.parent().unwrap().join("feed.ics");
+    drop(srv.bin);
+    std::fs::remove_file(&feed).unwrap();
+    let bin = Binary::start(
+        &data,
+        &[
+            ("CALENDARBOT_ICS_URL", format!("file://{}", feed.display())),
+            ("CALENDARBOT_TEST_TIME", "2025-11-05T15:40:00Z".to_string()),
+            ("CALENDARBOT_DEFAULT_TIMEZONE", TZ.into()),
+        ],
+    );
+    let (_, v) = bin.get("/api/whats-next").unwrap();
+    assert_eq!(v["stale"], true, "{v}");
+    let stale = Server {
+        bin,
+        _dir: srv._dir,
+    };
+    let img = snapshot(&stale, "stale", "2025-11-05T15:40:00Z", &[]);
+    assert_golden("stale", &img);
 }
 
 #[test]

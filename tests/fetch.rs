@@ -36,6 +36,7 @@ fn source(url: String) -> SourceConfig {
         url,
         auth: None,
         headers: Default::default(),
+        ..Default::default()
     }
 }
 

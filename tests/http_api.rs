@@ -202,7 +202,8 @@ fn health_is_503_when_degraded() {
     assert_eq!(
         v,
         json!({"meeting": null, "status": {"message": "No meetings scheduled",
-        "is_urgent": false, "is_critical": false}})
+        "is_urgent": false, "is_critical": false}, "current": null, "later_today": [],
+        "data_age_s": null, "stale": false, "time_format": "24h"})
     );
 }
 

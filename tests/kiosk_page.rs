@@ -14,6 +14,15 @@
 //!   card's border); while reconnecting a black banner sits on top and everything between it
 //!   and the footer is dimmed (no pixel darker than 120).
 //!
+//! - the meeting in progress (tests/fixtures/kiosk/day.ics at 08:45Z: two overlap) shows above
+//!   the countdown as "NOW · 15 min left" with its subject, the countdown still counts to the
+//!   next meeting, and "Later today" lists the next three (one line each, the long subject
+//!   ellipsized); with `time_format = "12h"` the card and the list say "1:30 AM";
+//! - a source whose refreshes fail (real clock, 1 s interval) turns the answer stale and the
+//!   footer says "Updated HH:MM"; with the server stopped it says "Offline · updated HH:MM";
+//! - screenshots of each under target/screenshots/ (kiosk-now-later.png, kiosk-12h.png,
+//!   kiosk-stale.png, kiosk-reconnecting.png).
+//!
 //! Chromium is required: when it is missing the test fails (CI installs it in .ci/run).
 
 mod support;
@@ -220,16 +229,124 @@ fn feed() -> String {
 }
 
 fn start(now: &str) -> (Binary, tempfile::TempDir) {
+    start_with(feed(), now, &[])
+}
+
+fn start_with(
+    feed: String,
+    now: &str,
+    extra: &[(&'static str, &str)],
+) -> (Binary, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut env = vec![
+        ("CALENDARBOT_ICS_URL", feed),
+        ("CALENDARBOT_TEST_TIME", now.to_string()),
+        ("CALENDARBOT_DEFAULT_TIMEZONE", "America/Los_Angeles".into()),
+    ];
+    env.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
+    let bin = Binary::start(dir.path(), &env);
+    (bin, dir)
+}
+
+fn day_feed() -> String {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/kiosk/day.ics");
+    format!("file://{}", p.display())
+}
+
+/// The `<li>` texts of the element with `id` (markup inside them dropped).
+fn items_of(dom: &str, id: &str) -> Vec<String> {
+    let at = dom.find(&format!("id=\"{id}\"")).unwrap();
+    let end = at + dom[at..].find("</ul>").unwrap();
+    dom[at..end]
+        .split("<li>")
+        .skip(1)
+        .map(|li| {
+            let mut out = String::new();
+            let mut in_tag = false;
+            for c in li.chars() {
+                match c {
+                    '<' => in_tag = true,
+                    '>' => in_tag = false,
+                    c if !in_tag => out.push(c),
+                    _ => {}
+                }
+            }
+            out
+        })
+        .collect()
+}
+
+#[test]
+fn meeting_in_progress_and_the_rest_of_today() {
+    let (bin, _dir) = start_with(day_feed(), "2025-11-05T08:45:00Z", &[]);
+    let shot = screenshots().join("kiosk-now-later.png");
+    let dom = browse(&bin.url("/"), 1500, Some(&shot));
+    assert!(!is_hidden(&dom, "now"), "no NOW line");
+    assert_eq!(text_of(&dom, "now-left"), "NOW · 15 min left");
+    assert_eq!(text_of(&dom, "now-subject"), "Overlap call");
+    // The countdown still counts to the next meeting (Alpha review, 45 min away).
+    assert_eq!(text_of(&dom, "subject"), "Alpha review");
+    let secs = countdown_secs(&text_of(&dom, "countdown"));
+    assert!((2697..=2700).contains(&secs), "{secs}");
+    assert!(!is_hidden(&dom, "later"));
+    // Browser zone America/Los_Angeles: 11:00Z is 03:00.
+    let later = items_of(&dom, "later-list");
+    assert_eq!(later.len(), 3, "{later:?}");
+    assert_eq!(later[0], "03:00Bravo planning");
+    assert!(later[2].starts_with("07:00Delta retro"), "{later:?}");
+    assert!(is_hidden(&dom, "fresh"), "fresh data needs no badge");
+    greyscale(&shot);
+
+    let (bin, _dir) = start_with(
+        day_feed(),
+        "2025-11-05T08:45:00Z",
+        &[("CALENDARBOT_TIME_FORMAT", "12h")],
+    );
+    let shot = screenshots().join("kiosk-12h.png");
+    let dom = browse(&bin.url("/"), 1500, Some(&shot));
+    assert_eq!(text_of(&dom, "time"), "1:30 AM – 2:00 AM");
+    assert_eq!(items_of(&dom, "later-list")[0], "3:00 AMBravo planning");
+    assert!(text_of(&dom, "clock").ends_with(" AM"), "{dom}");
+    greyscale(&shot);
+}
+
+/// A feed whose refreshes fail after the first: with the real clock and a 1 s interval the
+/// answer is stale after 2 s, and the page says when it was last updated.
+#[cfg(feature = "fault-injection")]
+#[test]
+fn stale_data_shows_when_it_was_updated() {
+    use support::{FeedServer, Mode, ics};
+    let feed = FeedServer::start(Mode::Ok {
+        body: ics(&[("soon", "Quarterly planning", 40, 30)]),
+        etag: "\"v1\"".into(),
+    });
     let dir = tempfile::tempdir().unwrap();
     let bin = Binary::start(
         dir.path(),
         &[
-            ("CALENDARBOT_ICS_URL", feed()),
-            ("CALENDARBOT_TEST_TIME", now.to_string()),
-            ("CALENDARBOT_DEFAULT_TIMEZONE", "America/Los_Angeles".into()),
+            ("CALENDARBOT_ICS_URL", feed.url()),
+            ("CALENDARBOT_REFRESH_INTERVAL", "1".into()),
+            ("CALENDARBOT_FETCH__MAX_RETRIES", "0".into()),
         ],
     );
-    (bin, dir)
+    let fresh = bin.get("/api/whats-next").unwrap().1;
+    assert_eq!(fresh["stale"], false, "{fresh}");
+    feed.set(Mode::Status(500));
+    let stale = support::wait_for(20, "a stale answer", || {
+        let v = bin.get("/api/whats-next").ok()?.1;
+        (v["stale"] == true).then_some(v)
+    });
+    assert!(stale["data_age_s"].as_i64().unwrap() > 2, "{stale}");
+    let shot = screenshots().join("kiosk-stale.png");
+    let dom = browse(&bin.url("/"), 1500, Some(&shot));
+    assert!(!is_hidden(&dom, "fresh"), "no staleness badge");
+    let badge = text_of(&dom, "fresh");
+    assert!(
+        badge.starts_with("Updated ") && badge.len() == "Updated 00:00".len(),
+        "{badge}"
+    );
+    assert_eq!(text_of(&dom, "subject"), "Quarterly planning");
+    greyscale(&shot);
 }
 
 #[test]
@@ -412,6 +529,9 @@ fn reconnecting_when_the_server_stops() {
     assert_eq!(r.forwarded_after_stop.load(Ordering::SeqCst), 0);
     assert!(!is_hidden(&dom, "banner"), "no reconnecting banner");
     assert!(text_of(&dom, "banner").starts_with("Reconnecting"));
+    // The footer says since when: the fixed clock's 07:00 (Los Angeles) when data was fresh.
+    assert!(!is_hidden(&dom, "fresh"));
+    assert_eq!(text_of(&dom, "fresh"), "Offline · updated 07:00");
     assert!(dom.contains(r#"data-state="reconnecting""#));
     // The last meeting stays on screen (dimmed) while reconnecting.
     assert_eq!(text_of(&dom, "subject"), "Team Standup");

@@ -13,11 +13,13 @@
 //!   starts and serves the feed, and health names the moved file; over a poisoned row it
 //!   serves the rest and health counts the row (`data_status.database_rows_skipped`);
 //! - a data directory that cannot be a directory is a clear `StoreError::Dir` naming it;
+//! - an event's CLASS and declined attendees, and the `declined` status, survive a reopen
+//!   (migration 3);
 //! - a full disk (a database size bound) is a clear error, and the previous window survives.
 
 mod support;
 
-use calendarbot::ics::{Details, EventText, Occurrence, Status, When};
+use calendarbot::ics::{Class, Details, EventText, Occurrence, Status, When};
 use calendarbot::store::{DB_FILE, SourceState, Store, StoreError, StoreOptions, open_or_recover};
 use chrono::{Duration, TimeZone, Utc};
 use std::sync::Arc;
@@ -85,7 +87,7 @@ fn data_survives_reopen() {
             .is_empty()
     );
     assert_eq!(store.state("last_heartbeat").unwrap().as_deref(), Some("x"));
-    assert_eq!(store.schema_version().unwrap(), 2);
+    assert_eq!(store.schema_version().unwrap(), 3);
 }
 
 #[test]
@@ -355,6 +357,30 @@ const SCHEMA_1: &str = "
     PRAGMA user_version = 1;";
 
 #[test]
+fn class_and_declines_survive_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut private = occ("p", 9, "");
+    private.details = Arc::new(
+        Details::from(EventText::from(&*private.details))
+            .with_access(Class::Private, ["mailto:Me@Example.com", "x@example.com"]),
+    );
+    let mut declined = occ("d", 10, "");
+    declined.status = Status::Declined;
+    let window = vec![private, declined];
+    {
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .save_window("work", &SourceState::default(), &window)
+            .unwrap();
+    }
+    let w = Store::open(dir.path()).unwrap().load_windows().unwrap();
+    assert_eq!(w["work"], window);
+    assert_eq!(w["work"][0].details.class(), Class::Private);
+    let by: Vec<&str> = w["work"][0].details.declined_by().collect();
+    assert_eq!(by, ["me@example.com", "x@example.com"]);
+}
+
+#[test]
 fn a_schema_1_file_is_upgraded_without_losing_its_windows() {
     let dir = tempfile::tempdir().unwrap();
     let conn = rusqlite::Connection::open(dir.path().join(DB_FILE)).unwrap();
@@ -378,21 +404,18 @@ fn a_schema_1_file_is_upgraded_without_losing_its_windows() {
     drop(conn);
 
     let store = Store::open(dir.path()).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 2);
+    assert_eq!(store.schema_version().unwrap(), 3);
     let windows = store.load_windows().unwrap();
     assert_eq!(windows.len(), 1, "{windows:?}");
     assert_eq!(
         windows["work"],
         vec![occ("a", 9, "Ünïcode ✓"), all_day("b")]
     );
+    // Migration 3 (CLASS and declined attendees, docs/kiosk.md) clears every source's
+    // validators and hash, so the moved window is parsed again at the next refresh.
     assert_eq!(
-        store
-            .source_state("work")
-            .unwrap()
-            .unwrap()
-            .content_hash
-            .as_deref(),
-        Some("h1")
+        store.source_state("work").unwrap().unwrap().content_hash,
+        None
     );
     // The undecodable window is gone, and so is the hash that would have skipped re-parsing.
     assert!(!store.has_window("home").unwrap());

@@ -48,7 +48,7 @@ pub enum SourceAuth {
 }
 
 /// One calendar feed (`[[sources]]`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct SourceConfig {
     /// Short name, unique, used in health and logs.
     pub name: String,
@@ -60,6 +60,58 @@ pub struct SourceConfig {
     /// Extra request headers.
     #[serde(default)]
     pub headers: std::collections::BTreeMap<String, String>,
+    /// Addresses of the person the kiosk is for: an occurrence one of them declined
+    /// (PARTSTAT=DECLINED) is not a meeting. Matched case-insensitively, `mailto:` ignored.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub owner: Vec<String>,
+    /// How much of this source's events the kiosk may show.
+    #[serde(default, skip_serializing_if = "Privacy::is_show")]
+    pub privacy: Privacy,
+    /// Show CLASS:PRIVATE / CONFIDENTIAL events in full (otherwise they are shown as busy).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub show_private: bool,
+}
+
+/// A source's `privacy`: what its events may show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Privacy {
+    /// Everything (CLASS:PRIVATE events still busy unless `show_private`).
+    #[default]
+    Show,
+    /// Every event as "Busy": no subject, description, location or attendees.
+    Busy,
+    /// No event of this source is shown at all.
+    Hide,
+}
+
+impl Privacy {
+    /// Whether this is the default.
+    pub fn is_show(&self) -> bool {
+        *self == Privacy::Show
+    }
+}
+
+/// How local times are written on the page, the display and in day summaries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum TimeFormat {
+    /// 14:30.
+    #[default]
+    #[serde(rename = "24h")]
+    H24,
+    /// 2:30 PM.
+    #[serde(rename = "12h")]
+    H12,
+}
+
+impl TimeFormat {
+    /// "24h" or "12h", as configured.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TimeFormat::H24 => "24h",
+            TimeFormat::H12 => "12h",
+        }
+    }
 }
 
 /// Fetch limits and timeouts (SPEC §4).
@@ -182,6 +234,10 @@ pub struct Config {
     pub optimization: OptimizationConfig,
     /// `calendarbot display`: the framebuffer kiosk ([`display::DisplayConfig`]).
     pub display: display::DisplayConfig,
+    /// "24h" or "12h": local times on the page, the display and in day summaries.
+    pub time_format: TimeFormat,
+    /// How many meetings after the next one `later_today` lists at most.
+    pub later_today_max: usize,
 }
 
 impl Default for Config {
@@ -202,6 +258,8 @@ impl Default for Config {
             server: ServerConfig::default(),
             optimization: OptimizationConfig::default(),
             display: display::DisplayConfig::default(),
+            time_format: TimeFormat::H24,
+            later_today_max: 3,
         }
     }
 }
@@ -363,6 +421,9 @@ impl Config {
                 url: url.clone(),
                 auth: None,
                 headers: Default::default(),
+                owner: Vec::new(),
+                privacy: Privacy::Show,
+                show_private: false,
             });
         }
         out.extend(self.sources.iter().cloned());

@@ -25,6 +25,7 @@ pub const RANGES: &[(&str, u64, u64)] = &[
     ("optimization.cache_ttl_secs", 1, 86_400),
     ("optimization.cache_max_bytes", 4096, 256 << 20),
     ("optimization.batch_window_ms", 1, 1000),
+    ("later_today_max", 0, 20),
 ];
 
 /// The bounds of a numeric key, if it has any.

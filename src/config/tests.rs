@@ -218,6 +218,7 @@ fn redaction() {
             ]
             .into_iter()
             .collect(),
+            ..SourceConfig::default()
         }],
         ..Config::default()
     };

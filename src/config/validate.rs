@@ -138,6 +138,20 @@ impl Config {
                 return Err(invalid(key("name"), format!("{:?}", s.name), why));
             }
             check_url(&key("url"), &s.url)?;
+            for (j, o) in s.owner.iter().enumerate() {
+                let t = o.trim();
+                let mailto = t
+                    .get(..7)
+                    .is_some_and(|p| p.eq_ignore_ascii_case("mailto:"));
+                let bare = if mailto { &t[7..] } else { t };
+                if bare.is_empty() || bare.contains(char::is_whitespace) {
+                    return Err(invalid(
+                        key(&format!("owner.{j}")),
+                        format!("{o:?}"),
+                        "expected a calendar address such as me@example.com",
+                    ));
+                }
+            }
             match &s.auth {
                 Some(SourceAuth::Basic { username, .. }) if username.is_empty() => {
                     return Err(invalid(

@@ -3,7 +3,10 @@
 //! It exists apart from the drawing so the wording can be held against the kiosk page
 //! (`src/server/page/app.js`) line by line: the same countdown text, the same status
 //! thresholds, the same time range (with the day when it is not today, "All day" for all-day
-//! events), "No meetings scheduled", and "Reconnecting…" with the last meeting kept.
+//! events), "No meetings scheduled", and "Reconnecting…" with the last meeting kept; the
+//! meeting in progress ("NOW · 12 min left"), the rest of today, "Updated HH:MM" when the data
+//! is stale and "Offline · updated HH:MM" while the server is away, in the server's
+//! `time_format` (24h or 12h).
 
 use chrono::{DateTime, Datelike, Timelike, Utc};
 use chrono_tz::Tz;
@@ -47,6 +50,16 @@ pub struct Status {
     pub message: String,
 }
 
+/// `current` of /api/whats-next: the meeting in progress.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Current {
+    /// SUMMARY.
+    #[serde(default)]
+    pub subject: String,
+    /// RFC 3339 end.
+    pub end_iso: String,
+}
+
 /// The /api/whats-next answer.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct WhatsNext {
@@ -55,6 +68,21 @@ pub struct WhatsNext {
     /// The status line when there is no meeting.
     #[serde(default)]
     pub status: Status,
+    /// The meeting in progress (servers before issue #13 send none).
+    #[serde(default)]
+    pub current: Option<Current>,
+    /// Meetings after the next one, today.
+    #[serde(default)]
+    pub later_today: Vec<Meeting>,
+    /// Seconds since the server's data was refreshed, when it ever was.
+    #[serde(default)]
+    pub data_age_s: Option<i64>,
+    /// Whether that data is stale.
+    #[serde(default)]
+    pub stale: bool,
+    /// "24h" or "12h" (empty from older servers: 24h).
+    #[serde(default)]
+    pub time_format: String,
 }
 
 impl WhatsNext {
@@ -63,6 +91,27 @@ impl WhatsNext {
         let m = self.meeting.as_ref()?;
         Some(m.start()? - chrono::Duration::seconds(m.seconds_until_start))
     }
+
+    /// Whether local times are written in 12-hour form.
+    pub fn clock_12h(&self) -> bool {
+        self.time_format == "12h"
+    }
+}
+
+/// A wall-clock time: "14:05" or "2:05 PM" (with seconds: "14:05:09", "2:05:09 PM").
+pub fn hm(t: DateTime<Tz>, clock_12h: bool, secs: bool) -> String {
+    match (clock_12h, secs) {
+        (false, false) => t.format("%H:%M").to_string(),
+        (false, true) => t.format("%H:%M:%S").to_string(),
+        (true, false) => t.format("%-I:%M %p").to_string(),
+        (true, true) => t.format("%-I:%M:%S %p").to_string(),
+    }
+}
+
+fn parse_iso(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|d| d.with_timezone(&Utc))
 }
 
 /// What the display knows when it draws a frame.
@@ -118,6 +167,12 @@ pub struct Screen {
     pub dimmed: bool,
     /// The "Skip this meeting" button (touch only).
     pub skip: bool,
+    /// The meeting in progress: "NOW · 12 min left" and its subject.
+    pub now_line: Option<(String, String)>,
+    /// Later today: start time and subject, one line each.
+    pub later: Vec<(String, String)>,
+    /// "Updated 14:05" (stale) or "Offline · updated 14:05" (server away), in the footer.
+    pub fresh: Option<String>,
 }
 
 /// The page's `statusFor`: text, urgent, critical (SPEC §6 thresholds).
@@ -152,8 +207,13 @@ pub fn countdown_text(secs: i64) -> String {
     if d > 0 { format!("{d}d {hms}") } else { hms }
 }
 
-/// The page's `timeRange`, in `tz`.
+/// The page's `timeRange`, in `tz` (24h).
 pub fn time_range(m: &Meeting, now: DateTime<Utc>, tz: Tz) -> String {
+    time_range_as(m, now, tz, false)
+}
+
+/// The page's `timeRange`, in `tz`, 12-hour when `clock_12h`.
+pub fn time_range_as(m: &Meeting, now: DateTime<Utc>, tz: Tz, clock_12h: bool) -> String {
     let Some(start) = m.start() else {
         return String::new();
     };
@@ -168,7 +228,7 @@ pub fn time_range(m: &Meeting, now: DateTime<Utc>, tz: Tz) -> String {
         return format!("{day} · All day");
     }
     let today = now.with_timezone(&tz).date_naive() == s.date_naive();
-    let range = format!("{} – {}", s.format("%H:%M"), e.format("%H:%M"));
+    let range = format!("{} – {}", hm(s, clock_12h, false), hm(e, clock_12h, false));
     if today {
         range
     } else {
@@ -176,10 +236,73 @@ pub fn time_range(m: &Meeting, now: DateTime<Utc>, tz: Tz) -> String {
     }
 }
 
-/// The clock line: weekday and time with seconds, in `tz`.
+/// The clock line: weekday and time with seconds, in `tz` (24h).
 pub fn clock_text(now: DateTime<Utc>, tz: Tz) -> String {
+    clock_text_as(now, tz, false)
+}
+
+/// The clock line, 12-hour when `clock_12h`.
+pub fn clock_text_as(now: DateTime<Utc>, tz: Tz, clock_12h: bool) -> String {
     let l = now.with_timezone(&tz);
-    format!("{} {}", weekday_name(l.weekday()), l.format("%H:%M:%S"))
+    format!("{} {}", weekday_name(l.weekday()), hm(l, clock_12h, true))
+}
+
+/// The NOW line, the rest of today and the freshness badge of `inp`'s answer.
+#[allow(clippy::type_complexity)]
+fn kiosk_parts(
+    inp: &Inputs<'_>,
+) -> (
+    Option<(String, String)>,
+    Vec<(String, String)>,
+    Option<String>,
+) {
+    let Some(a) = inp.answer else {
+        return (None, Vec::new(), None);
+    };
+    let h12 = a.clock_12h();
+    let now_line = a.current.as_ref().and_then(|c| {
+        let left = (parse_iso(&c.end_iso)? - inp.now).num_seconds();
+        (left > 0).then(|| {
+            let subject = if c.subject.trim().is_empty() {
+                "(no subject)".to_string()
+            } else {
+                c.subject.clone()
+            };
+            (format!("NOW · {} min left", (left + 59) / 60), subject)
+        })
+    });
+    let later = a
+        .later_today
+        .iter()
+        .filter_map(|m| {
+            let at = hm(m.start()?.with_timezone(&inp.tz), h12, false);
+            let subject = if m.subject.trim().is_empty() {
+                "(no subject)".to_string()
+            } else {
+                m.subject.clone()
+            };
+            Some((at, subject))
+        })
+        .collect();
+    let updated = match (inp.answered_at, a.data_age_s) {
+        (Some(at), Some(age)) => Some(hm(
+            (at - chrono::Duration::seconds(age)).with_timezone(&inp.tz),
+            h12,
+            false,
+        )),
+        _ => None,
+    };
+    let fresh = if !inp.online {
+        Some(match &updated {
+            Some(u) => format!("Offline · updated {u}"),
+            None => "Offline".to_string(),
+        })
+    } else if a.stale {
+        updated.map(|u| format!("Updated {u}"))
+    } else {
+        None
+    };
+    (now_line, later, fresh)
 }
 
 fn weekday_name(d: chrono::Weekday) -> &'static str {
@@ -197,17 +320,16 @@ fn weekday_name(d: chrono::Weekday) -> &'static str {
 
 /// The frame for `inp`.
 pub fn screen(inp: &Inputs<'_>) -> Screen {
-    let clock = clock_text(inp.now, inp.tz);
+    let h12 = inp.answer.is_some_and(WhatsNext::clock_12h);
+    let clock = clock_text_as(inp.now, inp.tz, h12);
+    let (now_line, later, fresh) = kiosk_parts(inp);
     let (banner, banner_detail) = if inp.online {
         (None, None)
     } else {
         (
             Some("Reconnecting…".to_string()),
             Some(match inp.answered_at {
-                Some(t) => format!(
-                    "Last update {}",
-                    t.with_timezone(&inp.tz).format("%H:%M:%S")
-                ),
+                Some(t) => format!("Last update {}", hm(t.with_timezone(&inp.tz), h12, true)),
                 None => "No answer from the calendar server yet".to_string(),
             }),
         )
@@ -224,6 +346,9 @@ pub fn screen(inp: &Inputs<'_>) -> Screen {
         clock,
         dimmed: !inp.online,
         skip: false,
+        now_line,
+        later,
+        fresh,
     };
     match inp.answer {
         None => Screen {
@@ -254,7 +379,7 @@ pub fn screen(inp: &Inputs<'_>) -> Screen {
                     } else {
                         m.subject.clone()
                     },
-                    time: time_range(m, inp.now, inp.tz),
+                    time: time_range_as(m, inp.now, inp.tz, h12),
                     location: m.location.clone(),
                 }),
                 status: status.into(),
@@ -267,6 +392,7 @@ pub fn screen(inp: &Inputs<'_>) -> Screen {
         Some(WhatsNext {
             meeting: None,
             status,
+            ..
         }) => {
             let msg = if status.message.is_empty() {
                 "No meetings scheduled".to_string()
@@ -305,6 +431,42 @@ mod tests {
             ("Starting within the hour", false, false)
         );
         assert_eq!(status_for(61 * 60), ("Plenty of time", false, false));
+    }
+
+    #[test]
+    fn now_line_later_and_freshness_follow_the_page() {
+        let answer: WhatsNext = serde_json::from_str(
+            r#"{"meeting": null, "status": {"message": "x"},
+                "current": {"subject": "Overlap", "end_iso": "2025-11-05T09:00:00Z"},
+                "later_today": [{"meeting_id": "b", "subject": "Bravo",
+                                 "start_iso": "2025-11-05T21:00:00Z"}],
+                "data_age_s": 2400, "stale": true, "time_format": "12h"}"#,
+        )
+        .unwrap();
+        let mut inp = Inputs {
+            answer: Some(&answer),
+            online: true,
+            answered_at: Some(t("2025-11-05T08:45:00Z")),
+            now: t("2025-11-05T08:45:30Z"),
+            tz: Tz::UTC,
+            touch: false,
+        };
+        let s = screen(&inp);
+        assert_eq!(
+            s.now_line,
+            Some(("NOW · 15 min left".into(), "Overlap".into()))
+        );
+        assert_eq!(s.later, vec![("9:00 PM".into(), "Bravo".into())]);
+        assert_eq!(s.fresh.as_deref(), Some("Updated 8:05 AM"));
+        assert_eq!(s.clock, "Wednesday 8:45:30 AM");
+        inp.online = false;
+        assert_eq!(
+            screen(&inp).fresh.as_deref(),
+            Some("Offline · updated 8:05 AM")
+        );
+        // Ended: no NOW line.
+        inp.now = t("2025-11-05T09:00:00Z");
+        assert_eq!(screen(&inp).now_line, None);
     }
 
     #[test]

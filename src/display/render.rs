@@ -13,6 +13,9 @@
 use super::canvas::{Canvas, Clip, Rect};
 use super::font::{Fonts, Weight};
 use super::model::Screen;
+use kiosk::compact;
+
+mod kiosk;
 
 /// Greys of the stylesheet.
 mod grey {
@@ -168,7 +171,7 @@ impl Renderer {
         hgt
     }
 
-    /// The footer (status and clock); returns its top.
+    /// The footer (status, freshness badge, clock); returns its top.
     fn footer(&mut self, s: &Screen, c: &mut Canvas, k: f32) -> f32 {
         let (w, h) = (c.w as f32, c.h as f32);
         let status = Line {
@@ -183,7 +186,14 @@ impl Renderer {
             weight: Weight::Regular,
             lh: 24.0 * 1.2 * k,
         };
-        let hgt = (12.0 + 6.0 + 20.0) * k + status.lh + clock.lh + 2.0 * k;
+        let fresh = s.fresh.as_deref().map(|text| Line {
+            text,
+            size: 22.0 * k,
+            weight: Weight::Bold,
+            lh: 22.0 * 1.2 * k,
+        });
+        let fresh_h = fresh.as_ref().map_or(0.0, |f| f.lh + 6.0 * k);
+        let hgt = (12.0 + 6.0 + 20.0) * k + status.lh + clock.lh + 2.0 * k + fresh_h;
         let top = h - hgt;
         c.fill_round_rect(
             Rect {
@@ -199,6 +209,10 @@ impl Renderer {
         let mut y = top + 2.0 * k + 12.0 * k;
         self.line(c, &status, 24.0 * k, y, grey::BLACK, &Clip::NONE);
         y += status.lh + 6.0 * k;
+        if let Some(f) = &fresh {
+            self.line(c, f, 24.0 * k, y, grey::BLACK, &Clip::NONE);
+            y += fresh_h;
+        }
         self.line(c, &clock, 24.0 * k, y, grey::CLOCK, &Clip::NONE);
         top
     }
@@ -224,8 +238,10 @@ impl Renderer {
             weight: Weight::Regular,
             lh: 26.0 * 1.2 * k,
         };
-        // Shrink the 96 px value if a long one ("12d 23:59:59") would not fit.
-        let mut size = 96.0 * k;
+        // 76 px beside a NOW bar or a list (as the page), else 96; shrunk further if a long
+        // value ("12d 23:59:59") would not fit.
+        let base = if compact(s) { 76.0 } else { 96.0 };
+        let mut size = base * k;
         let avail = bw - 32.0 * k;
         let vw = self.fonts.measure(Weight::Bold, size, 0.0, value);
         if vw > avail {
@@ -235,9 +251,14 @@ impl Renderer {
             text: value,
             size,
             weight: Weight::Bold,
-            lh: 96.0 * 1.1 * k,
+            lh: base * 1.1 * k,
         };
-        let hgt = (18.0 + 22.0) * k + label.lh + val.lh;
+        let (pt, pb) = if compact(s) {
+            (10.0, 12.0)
+        } else {
+            (18.0, 22.0)
+        };
+        let hgt = (pt + pb) * k + label.lh + val.lh;
         let bg = if s.urgent { grey::BLACK } else { grey::BOX };
         c.fill_round_rect(
             Rect {
@@ -250,7 +271,7 @@ impl Renderer {
             bg,
             clip,
         );
-        let ly = y + 18.0 * k;
+        let ly = y + pt * k;
         // letter-spacing 6px: the trailing space is part of the centred box in CSS.
         self.centred(c, &label, 6.0 * k, (x + 3.0 * k, bw), ly, grey::LABEL, clip);
         let vy = ly + label.lh;
@@ -291,9 +312,10 @@ impl Renderer {
         let (pad, border, gap) = (20.0 * k, 4.0 * k, 10.0 * k);
         let inner = cw - 2.0 * (pad + border);
         let subj_size = 40.0 * k;
+        let lines = if compact(s) { 2 } else { 4 };
         let subject = self
             .fonts
-            .wrap(Weight::Bold, subj_size, inner, 4, &card.subject);
+            .wrap(Weight::Bold, subj_size, inner, lines, &card.subject);
         let loc = if card.location.is_empty() {
             Vec::new()
         } else {
@@ -425,12 +447,18 @@ impl Renderer {
 
     fn draw_portrait(&mut self, s: &Screen, c: &mut Canvas, k: f32) -> Hits {
         let (x, bw) = (24.0 * k, c.w as f32 - 48.0 * k);
+        let gap = if compact(s) { 14.0 } else { 20.0 } * k;
         self.frame(s, c, k, |r, c, mut y, foot, clip| {
+            let hn = r.now_bar(s, c, k, x, y, bw, clip);
+            if hn > 0.0 {
+                y += hn + gap;
+            }
             let hb = r.countdown(s, c, k, x, y, bw, clip);
             if hb > 0.0 {
-                y += hb + 20.0 * k;
+                y += hb + gap;
             }
-            let (_, skip) = r.card(s, c, k, x, y, bw, clip);
+            let (hc, skip) = r.card(s, c, k, x, y, bw, clip);
+            r.later(s, c, k, x, y + hc + gap, bw, foot, clip);
             let area = Rect {
                 x,
                 y,
@@ -444,10 +472,15 @@ impl Renderer {
 
     fn draw_landscape(&mut self, s: &Screen, c: &mut Canvas, k: f32) -> Hits {
         let (x, full) = (24.0 * k, c.w as f32 - 48.0 * k);
-        self.frame(s, c, k, |r, c, y, foot, clip| {
+        self.frame(s, c, k, |r, c, mut y, foot, clip| {
+            let hn = r.now_bar(s, c, k, x, y, full, clip);
+            if hn > 0.0 {
+                y += hn + 14.0 * k;
+            }
             let skip = if s.countdown.is_some() {
                 let left = (full - 24.0 * k) * 0.42;
-                r.countdown(s, c, k, x, y, left, clip);
+                let hb = r.countdown(s, c, k, x, y, left, clip);
+                r.later(s, c, k, x, y + hb + 14.0 * k, left, foot, clip);
                 let rx = x + left + 24.0 * k;
                 r.card(s, c, k, rx, y, full - left - 24.0 * k, clip).1
             } else {

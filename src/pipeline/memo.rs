@@ -35,6 +35,8 @@ pub struct MemoKey {
     pub second: i64,
     /// Whether `now` is exactly on that second.
     pub on_the_second: bool,
+    /// When the data was last refreshed (Unix seconds), for answers that show its age.
+    pub data_at: Option<i64>,
 }
 
 impl MemoKey {
@@ -53,6 +55,7 @@ impl MemoKey {
             skips_ended,
             second: now.timestamp(),
             on_the_second: now.timestamp_subsec_nanos() == 0,
+            data_at: None,
         }
     }
 }

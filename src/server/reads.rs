@@ -55,21 +55,31 @@ fn choose_next(snap: &Snapshot, now: DateTime<Utc>, tz: Tz) -> (NextChoice, u32)
 /// GET /api/whats-next through the pipeline: the JSON body. A repeat within the same second
 /// is answered from the memo ([`crate::pipeline::memo`]); otherwise the cached choice of meeting is
 /// rendered for `now`.
-pub async fn whats_next(
+///
+/// The kiosk's fields (`current`, `later_today`, `data_age_s`, `stale`, `time_format`) are
+/// computed per answer on both paths ([`answers::add_kiosk_fields`]); the memo's key holds
+/// the newest refresh success too, so a refresh is seen at once.
+pub(crate) async fn whats_next(
     p: &Pipeline,
     snap: &Snapshot,
     now: DateTime<Utc>,
     tz: Tz,
+    facts: &answers::KioskFacts,
 ) -> (Bytes, Path) {
     let skips_ended = snap.skips.values().filter(|until| **until <= now).count() as u64;
-    let memo_key = MemoKey::at("whats-next", tz.name(), snap.version, skips_ended, now);
+    let memo_key = MemoKey {
+        data_at: facts.last_success.map(|t| t.timestamp()),
+        ..MemoKey::at("whats-next", tz.name(), snap.version, skips_ended, now)
+    };
     if let Some(body) = p.memo_get(&memo_key) {
         return (body, Path::Optimized(Served::Hit));
     }
     let key = whats_next_key(snap, now, tz);
     let (choice, path) = p.read(key, || choose_next(snap, now, tz)).await;
     let choice = choice.as_ref().as_ref().map(|(o, s)| (o, *s));
-    let (body, _) = json_body(&answers::whats_next_from(choice, now, tz));
+    let mut answer = answers::whats_next_from(choice, now, tz);
+    answers::add_kiosk_fields(&mut answer, snap, choice.map(|(o, _)| o), now, tz, facts);
+    let (body, _) = json_body(&answer);
     p.memo_put(memo_key, body.clone(), &path);
     (body, path)
 }
@@ -109,6 +119,7 @@ pub async fn done_for_day_body(
                 snap,
                 now,
                 default_tz,
+                clock_12h: false,
             };
             json_body(&crate::voice::done_for_day(&ctx, tz))
         })

@@ -207,11 +207,24 @@ fn options(path: &str) -> Resp {
 
 /// GET /api/whats-next (through the optimisation layer's pipeline).
 pub async fn whats_next(app: &App) -> Resp {
+    let facts = answers::KioskFacts {
+        later_today_max: app.config.later_today_max,
+        time_format: app.config.time_format.as_str(),
+        last_success: app
+            .status
+            .read()
+            .sources
+            .values()
+            .filter_map(|s| s.last_success)
+            .max(),
+        refresh_interval_secs: app.config.refresh_interval,
+    };
     let (body, path) = reads::whats_next(
         &app.pipeline,
         &app.snapshot(),
         app.clock.now(),
         app.default_tz,
+        &facts,
     )
     .await;
     with_path(with_type(StatusCode::OK, "application/json", body), &path)
@@ -284,6 +297,7 @@ pub fn voice_route(app: &App, route: voice::Route, req: &Request<Bytes>) -> Resp
         snap: &snap,
         now: app.clock.now(),
         default_tz: app.default_tz,
+        clock_12h: app.config.time_format == crate::config::TimeFormat::H12,
     };
     let pairs = query_pairs(req);
     let vreq = voice::Request {

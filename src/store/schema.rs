@@ -37,6 +37,10 @@ pub(super) const MIGRATIONS: &[&str] = &[
     );",
     // 2: windows as rows (see [`window`]); schema-1 windows are moved by `window::upgrade_legacy`.
     window::SCHEMA,
+    // 3: each event's CLASS and declined attendees (issue #13: privacy and "declined is not
+    // a meeting"). Windows stored before know neither, so every feed is parsed again at its
+    // next refresh (validators and hash cleared) instead of being taken as unchanged.
+    window::ACCESS_COLUMNS,
 ];
 
 /// Apply the per-connection settings every connection must have.

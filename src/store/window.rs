@@ -13,7 +13,7 @@
 //! fractions), an all-day value is days since 1970-01-01, flagged by `all_day`.
 
 use super::StoreError;
-use crate::ics::{Details, EventText, Occurrence, Status, When};
+use crate::ics::{Class, Details, EventText, Occurrence, Status, When};
 use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use std::collections::{BTreeMap, HashMap};
@@ -51,6 +51,12 @@ pub(super) const SCHEMA: &str = "
         PRIMARY KEY (source, seq)
     ) WITHOUT ROWID;";
 
+/// Migration 3: CLASS and declined attendees (`\n`-joined lower-case addresses) per event.
+pub(super) const ACCESS_COLUMNS: &str = "
+    ALTER TABLE window_details ADD COLUMN class TEXT NOT NULL DEFAULT 'public';
+    ALTER TABLE window_details ADD COLUMN declined TEXT NOT NULL DEFAULT '';
+    UPDATE sources SET content_hash = NULL, etag = NULL, last_modified = NULL;";
+
 /// Replace `source`'s window inside `tx` (the caller commits). The `sources` row must exist.
 pub(super) fn write(
     tx: &Transaction<'_>,
@@ -66,8 +72,9 @@ pub(super) fn write(
     )?;
     let mut details = tx.prepare(
         "INSERT INTO window_details
-            (source, idx, uid, subject, description, location, attendees, organizer)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            (source, idx, uid, subject, description, location, attendees, organizer, class,
+             declined)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     )?;
     let mut occ = tx.prepare(
         "INSERT INTO window_occurrences
@@ -91,7 +98,9 @@ pub(super) fn write(
                 d.description(),
                 d.location(),
                 attendees,
-                d.organizer()
+                d.organizer(),
+                class_name(d.class()),
+                d.declined_by().collect::<Vec<_>>().join("\n"),
             ])?;
         }
         let (all_day, start, end) = encode_span(o.start, o.end);
@@ -136,14 +145,19 @@ pub(super) fn read_all(conn: &Connection) -> Result<Windows, StoreError> {
 fn read_details(r: &rusqlite::Row<'_>) -> Option<Details> {
     let attendees: String = r.get(5).ok()?;
     let attendees = serde_json::from_str(&attendees).ok()?;
-    Some(Details::from(EventText {
-        uid: r.get(1).ok()?,
-        subject: r.get(2).ok()?,
-        description: r.get(3).ok()?,
-        location: r.get(4).ok()?,
-        attendees,
-        organizer: r.get(6).ok()?,
-    }))
+    let class = class_from_name(&r.get::<_, String>(7).ok()?);
+    let declined: String = r.get(8).ok()?;
+    Some(
+        Details::from(EventText {
+            uid: r.get(1).ok()?,
+            subject: r.get(2).ok()?,
+            description: r.get(3).ok()?,
+            location: r.get(4).ok()?,
+            attendees,
+            organizer: r.get(6).ok()?,
+        })
+        .with_access(class, declined.split('\n')),
+    )
 }
 
 fn read_one(
@@ -156,7 +170,7 @@ fn read_one(
     let mut details: Vec<Option<Arc<Details>>> = Vec::new();
     let mut bad = 0;
     let mut stmt = conn.prepare(
-        "SELECT idx, uid, subject, description, location, attendees, organizer
+        "SELECT idx, uid, subject, description, location, attendees, organizer, class, declined
          FROM window_details WHERE source = ?1 ORDER BY idx",
     )?;
     let mut rows = stmt.query(params![source])?;
@@ -322,12 +336,30 @@ fn decode_span(all_day: bool, start: i64, end: i64) -> Option<(When, When)> {
     Some((one(start)?, one(end)?))
 }
 
+fn class_name(c: Class) -> &'static str {
+    match c {
+        Class::Public => "public",
+        Class::Private => "private",
+        Class::Confidential => "confidential",
+    }
+}
+
+/// An unknown class (written by a newer build) is read as private: shown as busy at worst.
+fn class_from_name(s: &str) -> Class {
+    match s {
+        "public" => Class::Public,
+        "confidential" => Class::Confidential,
+        _ => Class::Private,
+    }
+}
+
 fn status_name(s: Status) -> &'static str {
     match s {
         Status::Busy => "busy",
         Status::Tentative => "tentative",
         Status::Free => "free",
         Status::Cancelled => "cancelled",
+        Status::Declined => "declined",
     }
 }
 
@@ -337,6 +369,7 @@ fn status_from_name(s: &str) -> Option<Status> {
         "tentative" => Status::Tentative,
         "free" => Status::Free,
         "cancelled" => Status::Cancelled,
+        "declined" => Status::Declined,
         _ => return None,
     })
 }

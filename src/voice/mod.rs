@@ -57,7 +57,7 @@ use crate::snapshot::Snapshot;
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
-use speech::{spoken_duration, spoken_time};
+use speech::{spoken_duration, written_time};
 use ssml::Speech;
 
 /// Morning ends here (local hour): nothing before it is a "free morning".
@@ -81,6 +81,8 @@ pub struct Ctx<'a> {
     pub now: DateTime<Utc>,
     /// CALENDARBOT_DEFAULT_TIMEZONE: where all-day dates become instants.
     pub default_tz: Tz,
+    /// `time_format = "12h"`: cards write "5:00 PM", else "17:00" (speech is not affected).
+    pub clock_12h: bool,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -226,15 +228,16 @@ pub(super) fn said(o: &Occurrence) -> String {
     }
 }
 
-/// One card line: "10:00 am – 10:30 am  Team Standup (Conference Room A)".
+/// One card line: "10:00 – 10:30  Team Standup (Conference Room A)" (`time_format = "12h"`:
+/// "10:00 AM – 10:30 AM  …").
 pub(super) fn card_line(o: &Occurrence, ctx: &Ctx<'_>, tz: Tz) -> String {
     let when = if o.all_day() {
         "All day".to_string()
     } else {
         format!(
             "{} – {}",
-            spoken_time(o.start_utc(ctx.default_tz), tz),
-            spoken_time(o.end_utc(ctx.default_tz), tz)
+            written_time(o.start_utc(ctx.default_tz), tz, ctx.clock_12h),
+            written_time(o.end_utc(ctx.default_tz), tz, ctx.clock_12h)
         )
     };
     let place = if o.details.location().trim().is_empty() {

@@ -22,6 +22,17 @@ pub fn spoken_time(t: DateTime<Utc>, tz: Tz) -> String {
     }
 }
 
+/// A time of day in `tz` as written (cards, day summaries): "17:05", or "5:05 PM" when
+/// `clock_12h` (the `time_format` setting; the page and the display write times the same way).
+pub fn written_time(t: DateTime<Utc>, tz: Tz, clock_12h: bool) -> String {
+    let local = t.with_timezone(&tz);
+    if clock_12h {
+        local.format("%-I:%M %p").to_string()
+    } else {
+        local.format("%H:%M").to_string()
+    }
+}
+
 fn unit(n: i64, one: &str) -> String {
     if n == 1 {
         format!("1 {one}")

@@ -91,6 +91,7 @@ fn ctx<'a>(s: &'a Snapshot, now: &str) -> Ctx<'a> {
         snap: s,
         now: utc(now),
         default_tz: Tz::UTC,
+        clock_12h: false,
     }
 }
 

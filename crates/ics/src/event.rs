@@ -11,7 +11,7 @@ use chrono::{Duration, NaiveDate, NaiveDateTime};
 use super::parse::{Component, Problem, Property, note, split_list, unescape_text};
 use super::recur::{RRule, parse_naive_date, parse_naive_datetime};
 use super::tz::{Resolver, Zone};
-use super::{Details, EventText, Limits, Status};
+use super::{Class, Details, EventText, Limits, Status};
 use std::sync::Arc;
 
 /// A DATE or DATE-TIME value with its zone.
@@ -223,6 +223,19 @@ fn person(p: &Property) -> Option<String> {
     (!v.is_empty()).then(|| v.to_string())
 }
 
+/// CLASS: PRIVATE and CONFIDENTIAL are told apart; anything else is public.
+fn class_of(c: &Component) -> Class {
+    match c
+        .prop("CLASS")
+        .map(|p| p.value.trim().to_ascii_uppercase())
+        .as_deref()
+    {
+        Some("PRIVATE") => Class::Private,
+        Some("CONFIDENTIAL") => Class::Confidential,
+        _ => Class::Public,
+    }
+}
+
 /// SPEC §5: first match wins.
 fn status_of(c: &Component) -> Status {
     let upper = |n: &str| c.prop(n).map(|p| p.value.trim().to_ascii_uppercase());
@@ -368,14 +381,21 @@ pub fn read_event(
         .and_then(|p| p.value.trim().parse().ok())
         .unwrap_or(0);
     let attendees = c.props_named("ATTENDEE").filter_map(person).collect();
-    let details = Arc::new(Details::from(EventText {
-        uid: uid.clone(),
-        subject: text(c, "SUMMARY", limits.max_subject_chars),
-        description: text(c, "DESCRIPTION", limits.max_description_chars),
-        location: text(c, "LOCATION", limits.max_location_chars),
-        attendees,
-        organizer: c.prop("ORGANIZER").and_then(person),
-    }));
+    let declined = c.props_named("ATTENDEE").filter(|p| {
+        p.param("PARTSTAT")
+            .is_some_and(|s| s.trim().eq_ignore_ascii_case("DECLINED"))
+    });
+    let details = Arc::new(
+        Details::from(EventText {
+            uid: uid.clone(),
+            subject: text(c, "SUMMARY", limits.max_subject_chars),
+            description: text(c, "DESCRIPTION", limits.max_description_chars),
+            location: text(c, "LOCATION", limits.max_location_chars),
+            attendees,
+            organizer: c.prop("ORGANIZER").and_then(person),
+        })
+        .with_access(class_of(c), declined.map(|p| p.value.as_str())),
+    );
     Some(Event {
         uid,
         details,

@@ -45,6 +45,20 @@ pub enum Status {
     Free,
     /// Not a meeting (STATUS:CANCELLED, X-OUTLOOK-DELETED).
     Cancelled,
+    /// Not a meeting: an owner declined it. Set by the service per source, never by the engine
+    /// (see [`Details::declined_by`]).
+    Declined,
+}
+
+/// CLASS of a VEVENT (RFC 5545 §3.8.1.3): PUBLIC (also when missing or unknown), PRIVATE,
+/// CONFIDENTIAL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Class {
+    #[default]
+    Public,
+    Private,
+    Confidential,
 }
 
 impl Status {
@@ -92,11 +106,17 @@ pub struct EventText {
 /// Layout: `text` is uid, subject, description, location and organizer back to back, then the
 /// attendees joined by `\n` (a content line cannot hold a newline once unfolded, so no name
 /// contains one); `ends` are the end offsets of the five fields.
+///
+/// Beside the text: CLASS and the addresses of the attendees who declined (lower case, no
+/// `mailto:`), for the service's `owner` / `privacy` rules; set by [`Details::with_access`].
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Details {
     text: Box<str>,
     ends: [u32; 5],
     has_organizer: bool,
+    class: Class,
+    /// Declined attendees' addresses joined by `\n` (empty: none).
+    declined: Box<str>,
 }
 
 impl Details {
@@ -133,13 +153,50 @@ impl Details {
 
     /// Bytes of text held (for cache weighers).
     pub fn text_len(&self) -> usize {
-        self.text.len()
+        self.text.len() + self.declined.len()
+    }
+
+    /// CLASS of the event.
+    pub fn class(&self) -> Class {
+        self.class
+    }
+
+    /// Addresses of the attendees whose PARTSTAT is DECLINED: lower case, `mailto:` removed.
+    pub fn declined_by(&self) -> impl Iterator<Item = &str> {
+        self.declined.split('\n').filter(|a| !a.is_empty())
+    }
+
+    /// The same text with its CLASS and declined addresses (normalised here: trimmed, lower
+    /// case, `mailto:` removed, empty ones dropped).
+    pub fn with_access<'a>(
+        mut self,
+        class: Class,
+        declined: impl IntoIterator<Item = &'a str>,
+    ) -> Self {
+        self.class = class;
+        let list: Vec<String> = declined
+            .into_iter()
+            .map(normalise_address)
+            .filter(|a| !a.is_empty())
+            .collect();
+        self.declined = list.join("\n").into_boxed_str();
+        self
     }
 
     fn field(&self, i: usize) -> &str {
         let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
         &self.text[start..self.ends[i] as usize]
     }
+}
+
+/// A calendar address as compared against owners: trimmed, `mailto:` removed, lower case.
+pub fn normalise_address(a: &str) -> String {
+    let a = a.trim();
+    let mailto = a
+        .get(..7)
+        .is_some_and(|p| p.eq_ignore_ascii_case("mailto:"));
+    let bare = if mailto { &a[7..] } else { a };
+    bare.trim().replace('\n', " ").to_lowercase()
 }
 
 impl From<EventText> for Details {
@@ -179,6 +236,8 @@ impl From<EventText> for Details {
             text: text.into_boxed_str(),
             ends,
             has_organizer: t.organizer.is_some(),
+            class: Class::Public,
+            declined: Box::default(),
         }
     }
 }
@@ -205,6 +264,8 @@ impl std::fmt::Debug for Details {
             .field("location", &self.location())
             .field("attendees", &self.attendees().collect::<Vec<_>>())
             .field("organizer", &self.organizer())
+            .field("class", &self.class)
+            .field("declined_by", &self.declined_by().collect::<Vec<_>>())
             .finish()
     }
 }
