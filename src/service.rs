@@ -121,7 +121,22 @@ pub async fn run(
         tokio::task::spawn_blocking(move || build_app(config, &feeds, Some(http))).await??
     };
     let o = &config.optimization;
+    let device = o.device();
+    if !device.has_id() && o.rollout.percent() > 0 && o.rollout.percent() < 100 {
+        tracing::warn!(
+            path = %o.machine_id_path.display(),
+            rollout = %o.rollout,
+            "no machine id: this device takes the layer's parts only at rollout full"
+        );
+    }
     tracing::info!(
+        rollout = %o.rollout,
+        machine_id = if device.has_id() { "found" } else { "missing" },
+        buckets = %config::ROLLOUT_PARTS
+            .iter()
+            .map(|p| format!("{p}={}", device.bucket(p)))
+            .collect::<Vec<_>>()
+            .join(","),
         flags = ?app.pipeline.flags(),
         deadline_ms = o.deadline_ms,
         fallback_threshold = o.fallback_threshold,
@@ -210,5 +225,28 @@ pub fn serve_command(config_path: Option<&Path>) -> anyhow::Result<()> {
 pub fn config_command(config_path: Option<&Path>) -> anyhow::Result<()> {
     let loaded = config::load(config_path)?;
     print!("{}", config::describe(&loaded));
+    Ok(())
+}
+
+/// `calendarbot flags`: the effective flags of the layer for a device and a rollout stage
+/// (this device and the configured stage unless given), as one JSON document.
+pub fn flags_command(
+    config_path: Option<&Path>,
+    machine_id: Option<&str>,
+    rollout: Option<config::Rollout>,
+) -> anyhow::Result<()> {
+    let mut o = config::load(config_path)?.config.optimization;
+    if let Some(r) = rollout {
+        o.rollout = r;
+    }
+    let device = match machine_id {
+        Some(id) => config::Device::with_id(id),
+        None => o.device(),
+    };
+    let out = serde_json::json!({
+        "flags": o.flags_for(&device),
+        "rollout": o.rollout_report(&device),
+    });
+    println!("{}", serde_json::to_string_pretty(&out)?);
     Ok(())
 }

@@ -19,12 +19,14 @@ mod lenient;
 mod optimization;
 mod ranges;
 mod redact;
+mod rollout;
 mod validate;
 
 pub use error::ConfigError;
 pub use optimization::{Flags, OptimizationConfig};
 pub use ranges::RANGES;
 pub use redact::{REDACTED, describe, redact_url};
+pub use rollout::{Device, ROLLOUT_PARTS, Rollout, STAGES};
 
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;

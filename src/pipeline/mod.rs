@@ -156,6 +156,8 @@ pub struct Reported {
 /// The pipeline: flags, the optimised parts, their breakers, the service mode, the monitor.
 pub struct Pipeline {
     flags: Flags,
+    /// This device as the rollout buckets it (read once, at start).
+    device: crate::config::Device,
     deadline: Duration,
     recovery: Duration,
     cfg: OptimizationConfig,
@@ -188,8 +190,10 @@ impl Pipeline {
         let fb = crate::breaker::FallbackSettings::from_config(cfg);
         let recovery = fb.recovery;
         let breaker = |p| Arc::new(fb.breaker(p));
+        let device = cfg.device();
         Pipeline {
-            flags: cfg.flags(),
+            flags: cfg.flags_for(&device),
+            device,
             deadline: Duration::from_millis(cfg.deadline_ms),
             recovery,
             cfg: cfg.clone(),

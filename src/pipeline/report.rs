@@ -113,6 +113,7 @@ impl Pipeline {
             "reason": m.reason,
             "retry_in_secs": m.retry_in_secs,
             "flags": self.flags,
+            "rollout": self.cfg.rollout_report(&self.device),
             "deadline_ms": self.deadline.as_millis() as u64,
             "fallback": {
                 "threshold": self.cfg.fallback_threshold,
