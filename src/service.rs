@@ -159,6 +159,18 @@ pub async fn run(
     // the previous calendar have finished with it (resident memory is what the cgroup sees).
     // The refresh loop also trims after every refresh, changed or not (an unchanged feed was
     // still read whole).
+    // Warm the cache with the kiosk's next answer as soon as a new calendar is published.
+    {
+        let mut rx = app.subscribe();
+        let app = app.clone();
+        tasks.spawn(async move {
+            while rx.changed().await.is_ok() {
+                let snap = rx.borrow_and_update().clone();
+                crate::server::reads::warm(&app.pipeline, &snap, app.clock.now(), app.default_tz)
+                    .await;
+            }
+        });
+    }
     {
         let mut rx = app.subscribe();
         tasks.spawn(async move {

@@ -133,6 +133,9 @@ impl ResponseCache {
         if fault::active(Fault::FailCache) {
             return Err(CacheError::Injected);
         }
+        // A newer snapshot's answer (a warmed one: no lookup came first) drops the older
+        // entries now, so the next lookup does not drop it with them.
+        self.see_version(key.version);
         // An answer from an older snapshot is never stored (a refresh landed meanwhile).
         if key.version < self.version.load(Ordering::Relaxed) {
             return Ok(());

@@ -173,6 +173,8 @@ pub struct Pipeline {
     monitor: Monitor,
     /// The last per-second body (whats-next), in front of the cache.
     memo: memo::Memo,
+    /// Answers put in the cache ahead of the first request ([`Pipeline::warm`]).
+    warmed: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -206,7 +208,40 @@ impl Pipeline {
             mode: ServiceMode::default(),
             monitor: Monitor::default(),
             memo: memo::Memo::default(),
+            warmed: Default::default(),
         }
+    }
+
+    /// Cache warming: compute `key`'s answer now and put it in the cache, so that the first
+    /// request for it (after a new calendar was published) is a hit. Only when the cache may
+    /// serve (the same [`Pipeline::gate`] as a read, and the cache's breaker); a failure is
+    /// ignored (the request computes it as usual). Not counted as a request; `warmed` in
+    /// `/api/status/optimization` counts it. Returns whether the answer was cached.
+    pub async fn warm<T, F>(&self, key: CacheKey, compute: F) -> bool
+    where
+        T: Any + Send + Sync,
+        F: FnOnce() -> (T, u32),
+    {
+        match self.gate() {
+            Ok((true, _)) => {}
+            _ => return false,
+        }
+        let (v, bytes) = compute();
+        let cached = Cached {
+            value: Arc::new(v),
+            bytes,
+        };
+        let ok = self.cache.insert(key, cached).await.is_ok();
+        if ok {
+            self.warmed
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        ok
+    }
+
+    /// How many answers [`Pipeline::warm`] has put in the cache.
+    pub fn warmed(&self) -> u64 {
+        self.warmed.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The body memoised for exactly `key` ([`memo`]), if the optimised path may serve now;

@@ -124,6 +124,7 @@ impl Pipeline {
             },
             "cache": self.cache.stats(),
             "memo_hits": self.memo.hits(),
+            "warmed": self.warmed(),
             "coalesce": self.coalescer.stats(),
             "batcher": store.and_then(Store::batch_stats),
             "pools": {
@@ -186,6 +187,13 @@ impl Pipeline {
             "gauge",
             "Response cache weight in bytes.",
             c.weighted_bytes,
+        );
+        metric(
+            out,
+            "calendarbot_cache_warmed_total",
+            "counter",
+            "Answers put in the response cache when a new calendar was published.",
+            self.warmed(),
         );
         let co = self.coalescer.stats();
         metric(
