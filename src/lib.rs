@@ -60,6 +60,7 @@ pub mod expand_cmd;
 mod ops;
 mod pipeline;
 mod pool;
+mod pressure;
 mod refresh;
 pub mod server;
 pub mod service;

@@ -159,6 +159,13 @@ pub async fn run(
     // the previous calendar have finished with it (resident memory is what the cgroup sees).
     // The refresh loop also trims after every refresh, changed or not (an unchanged feed was
     // still read whole).
+    // Give the layer's memory back while the kernel signals memory pressure.
+    if config.pressure.enabled {
+        tasks.spawn(crate::pressure::watch(
+            config.pressure.clone(),
+            app.pipeline.clone(),
+        ));
+    }
     // Warm the cache with the kiosk's next answer as soon as a new calendar is published.
     {
         let mut rx = app.subscribe();

@@ -17,6 +17,7 @@ mod env;
 mod error;
 mod lenient;
 mod optimization;
+mod pressure;
 mod ranges;
 mod redact;
 mod rollout;
@@ -24,6 +25,7 @@ mod validate;
 
 pub use error::ConfigError;
 pub use optimization::{Flags, OptimizationConfig};
+pub use pressure::PressureConfig;
 pub use ranges::RANGES;
 pub use redact::{REDACTED, describe, redact_url};
 pub use rollout::{Device, ROLLOUT_PARTS, Rollout, STAGES};
@@ -182,6 +184,8 @@ pub struct Config {
     pub server: ServerConfig,
     /// Optimisation layer.
     pub optimization: OptimizationConfig,
+    /// Memory-pressure watching.
+    pub pressure: PressureConfig,
     /// `calendarbot display`: the framebuffer kiosk ([`display::DisplayConfig`]).
     pub display: display::DisplayConfig,
 }
@@ -203,6 +207,7 @@ impl Default for Config {
             window: WindowConfig::default(),
             server: ServerConfig::default(),
             optimization: OptimizationConfig::default(),
+            pressure: PressureConfig::default(),
             display: display::DisplayConfig::default(),
         }
     }

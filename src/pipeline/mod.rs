@@ -20,6 +20,8 @@
 //! - [`monitor`]: per-path counters, latency histograms, Prometheus text.
 //! - [`fallback`]: the service-wide mode (the watchdog's and the unclean start's switch).
 //! - `report`: the mode, `/api/status/optimization` and `/metrics`.
+//! - `pressure`: what the layer gives back under memory pressure (the watcher that decides
+//!   when is [`crate::pressure`]).
 //!
 //! Below the pipeline, as leaves that the store, the pools and the fetcher use too:
 //! [`crate::breaker`] (per-part circuit breakers) and [`crate::batch`] (write batching). The
@@ -30,6 +32,7 @@ pub(crate) mod coalesce;
 pub(crate) mod fallback;
 pub(crate) mod memo;
 pub(crate) mod monitor;
+mod pressure;
 mod report;
 
 use crate::breaker::{Breaker, Part};
@@ -175,6 +178,8 @@ pub struct Pipeline {
     memo: memo::Memo,
     /// Answers put in the cache ahead of the first request ([`Pipeline::warm`]).
     warmed: std::sync::atomic::AtomicU64,
+    /// Memory pressure: whether the layer is shedding, and why.
+    pressure: pressure::PressureBoard,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -209,6 +214,7 @@ impl Pipeline {
             monitor: Monitor::default(),
             memo: memo::Memo::default(),
             warmed: Default::default(),
+            pressure: Default::default(),
         }
     }
 

@@ -125,6 +125,7 @@ impl Pipeline {
             "cache": self.cache.stats(),
             "memo_hits": self.memo.hits(),
             "warmed": self.warmed(),
+            "memory_pressure": self.pressure(),
             "coalesce": self.coalescer.stats(),
             "batcher": store.and_then(Store::batch_stats),
             "pools": {
@@ -187,6 +188,21 @@ impl Pipeline {
             "gauge",
             "Response cache weight in bytes.",
             c.weighted_bytes,
+        );
+        let pr = self.pressure();
+        metric(
+            out,
+            "calendarbot_memory_pressure",
+            "gauge",
+            "1 while the layer sheds memory under pressure.",
+            u8::from(pr.active),
+        );
+        metric(
+            out,
+            "calendarbot_memory_pressure_episodes_total",
+            "counter",
+            "Memory-pressure episodes since start.",
+            pr.episodes,
         );
         metric(
             out,
