@@ -9,7 +9,7 @@
 mod support;
 
 use std::path::Path;
-use support::{Binary, client, wait_for};
+use support::{Binary, wait_for};
 
 const CALM_PSI: &str = "some avg10=0.00 avg60=0.00 avg300=0.00 total=0\n\
                         full avg10=0.00 avg60=0.00 avg300=0.00 total=0\n";
@@ -100,6 +100,14 @@ fn ask(b: &Binary) -> u64 {
     hits(b) - before
 }
 
+/// Wait until the service reports pressure (`active`) or its end; returns the status.
+fn wait_pressure(b: &Binary, active: bool, what: &str) -> serde_json::Value {
+    wait_for(5, what, || {
+        let st = status(b);
+        (st["memory_pressure"]["active"].as_bool()? == active).then_some(st)
+    })
+}
+
 fn pressure_warnings(b: &Binary) -> usize {
     b.log().matches("memory pressure: cache shrunk").count()
 }
@@ -113,10 +121,7 @@ fn psi_pressure_shrinks_the_cache_and_calm_restores_it() {
     let max = status(&b)["cache"]["max_bytes"].as_u64().unwrap();
 
     s.write_psi(HOT_PSI);
-    let st = wait_for(5, "pressure to be noticed", || {
-        let st = status(&b);
-        st["memory_pressure"]["active"].as_bool()?.then_some(st)
-    });
+    let st = wait_pressure(&b, true, "pressure to be noticed");
     assert!(
         st["memory_pressure"]["reason"]
             .as_str()
@@ -149,9 +154,7 @@ fn psi_pressure_shrinks_the_cache_and_calm_restores_it() {
     );
 
     s.write_psi(CALM_PSI);
-    wait_for(5, "pressure to end", || {
-        (!status(&b)["memory_pressure"]["active"].as_bool()?).then_some(())
-    });
+    wait_pressure(&b, false, "pressure to end");
     assert!(b.log().contains("memory pressure gone"));
     assert_eq!(status(&b)["cache"]["limit_bytes"].as_u64(), Some(max));
     assert!(ask(&b) >= 5, "the cache serves again after the pressure");
@@ -177,10 +180,7 @@ fn the_cgroup_signals_are_pressure_too() {
 
     // Close to memory.high (90 % by default).
     s.write_cgroup(46 << 20, 48 << 20, 0);
-    let st = wait_for(5, "memory.current near memory.high", || {
-        let st = status(&b);
-        st["memory_pressure"]["active"].as_bool()?.then_some(st)
-    });
+    let st = wait_pressure(&b, true, "memory.current near memory.high");
     assert!(
         st["memory_pressure"]["reason"]
             .as_str()
@@ -189,16 +189,11 @@ fn the_cgroup_signals_are_pressure_too() {
         "{st}"
     );
     s.write_cgroup(10 << 20, 48 << 20, 0);
-    wait_for(5, "calm", || {
-        (!status(&b)["memory_pressure"]["active"].as_bool()?).then_some(())
-    });
+    wait_pressure(&b, false, "calm");
 
     // The kernel throttled us (memory.events high grew), though current is low now.
     s.write_cgroup(10 << 20, 48 << 20, 7);
-    let st = wait_for(5, "memory.events high to count", || {
-        let st = status(&b);
-        st["memory_pressure"]["active"].as_bool()?.then_some(st)
-    });
+    let st = wait_pressure(&b, true, "memory.events high to count");
     assert!(
         st["memory_pressure"]["reason"]
             .as_str()
