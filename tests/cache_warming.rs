@@ -76,12 +76,7 @@ fn the_first_poll_after_a_new_calendar_is_a_cache_hit() {
     let (path, subject) = first_poll_after_change(&b, &feed, true);
     assert_eq!(subject, "Design review");
     assert_eq!(path, "optimized; cache=hit");
-    let text = client()
-        .get(b.url("/metrics"))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let text = b.text("/metrics");
     assert!(
         text.lines()
             .any(|l| l.starts_with("calendarbot_cache_warmed_total ") && !l.ends_with(" 0")),

@@ -142,12 +142,7 @@ fn psi_pressure_shrinks_the_cache_and_calm_restores_it() {
         "one episode, not one per check"
     );
     assert_eq!(pressure_warnings(&b), 1, "{}", b.log());
-    let metrics = client()
-        .get(b.url("/metrics"))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let metrics = b.text("/metrics");
     assert!(
         metrics.contains("\ncalendarbot_memory_pressure 1\n"),
         "{metrics}"
@@ -158,12 +153,7 @@ fn psi_pressure_shrinks_the_cache_and_calm_restores_it() {
     assert!(b.log().contains("memory pressure gone"));
     assert_eq!(status(&b)["cache"]["limit_bytes"].as_u64(), Some(max));
     assert!(ask(&b) >= 5, "the cache serves again after the pressure");
-    let metrics = client()
-        .get(b.url("/metrics"))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let metrics = b.text("/metrics");
     assert!(metrics.contains("\ncalendarbot_memory_pressure 0\n"));
     assert!(metrics.contains("\ncalendarbot_memory_pressure_episodes_total 1\n"));
     b.stop();
