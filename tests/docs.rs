@@ -14,7 +14,9 @@ use std::path::Path;
 use support::command;
 
 fn doc(name: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs").join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("docs")
+        .join(name);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -94,7 +96,9 @@ fn walk(prefix: &str, table: &toml::Table, in_list: bool, out: &mut Keys) {
         };
         match v {
             toml::Value::Table(t) if !t.is_empty() && !in_list => walk(&key, t, false, out),
-            toml::Value::Array(items) if !items.is_empty() && items.iter().all(|i| i.is_table()) => {
+            toml::Value::Array(items)
+                if !items.is_empty() && items.iter().all(|i| i.is_table()) =>
+            {
                 out.insert(key.clone(), None);
                 for item in items {
                     if let toml::Value::Table(t) = item {
@@ -121,7 +125,10 @@ fn walk(prefix: &str, table: &toml::Table, in_list: bool, out: &mut Keys) {
 /// `optimization.rollout` → `CALENDARBOT_OPTIMIZATION__ROLLOUT`, `web_port` →
 /// `CALENDARBOT_WEB_PORT`.
 fn env_name(key: &str) -> String {
-    format!("CALENDARBOT_{}", key.to_ascii_uppercase().replace('.', "__"))
+    format!(
+        "CALENDARBOT_{}",
+        key.to_ascii_uppercase().replace('.', "__")
+    )
 }
 
 #[test]
