@@ -63,6 +63,7 @@ mod ops;
 mod pipeline;
 mod policy;
 mod pool;
+mod pressure;
 mod refresh;
 pub mod server;
 pub mod service;

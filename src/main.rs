@@ -29,6 +29,15 @@ enum Command {
     /// Fetch a feed once as the service would and report what the kiosk makes of it
     /// (exit 0 whole, 1 with problems, 2 usage, 3 fetch failed, 4 not a whole calendar).
     CheckFeed(calendarbot::check_feed::CheckFeedArgs),
+    /// Print the optimisation layer's effective flags for a device and a rollout stage.
+    Flags {
+        /// The device's machine id (default: the first line of `machine_id_path`).
+        #[arg(long, value_name = "ID")]
+        machine_id: Option<String>,
+        /// The stage: disabled, canary, partial, majority, full or 0-100 (default: configured).
+        #[arg(long, value_name = "STAGE")]
+        rollout: Option<calendarbot::config::Rollout>,
+    },
     /// Draw the kiosk on the framebuffer (or --snapshot one frame to PNG).
     Display(calendarbot::display::DisplayArgs),
 }
@@ -43,6 +52,10 @@ fn main() -> ExitCode {
         Command::CheckFeed(args) => {
             return ExitCode::from(calendarbot::check_feed::run_check_feed(&args, config));
         }
+        Command::Flags {
+            machine_id,
+            rollout,
+        } => calendarbot::service::flags_command(config, machine_id.as_deref(), rollout),
         Command::Display(args) => calendarbot::display::display_command(config, args),
     };
     match result {

@@ -121,7 +121,22 @@ pub async fn run(
         tokio::task::spawn_blocking(move || build_app(config, &feeds, Some(http))).await??
     };
     let o = &config.optimization;
+    let device = o.device();
+    if !device.has_id() && o.rollout.percent() > 0 && o.rollout.percent() < 100 {
+        tracing::warn!(
+            path = %o.machine_id_path.display(),
+            rollout = %o.rollout,
+            "no machine id: this device takes the layer's parts only at rollout full"
+        );
+    }
     tracing::info!(
+        rollout = %o.rollout,
+        machine_id = if device.has_id() { "found" } else { "missing" },
+        buckets = %config::ROLLOUT_PARTS
+            .iter()
+            .map(|p| format!("{p}={}", device.bucket(p)))
+            .collect::<Vec<_>>()
+            .join(","),
         flags = ?app.pipeline.flags(),
         deadline_ms = o.deadline_ms,
         fallback_threshold = o.fallback_threshold,
@@ -144,6 +159,25 @@ pub async fn run(
     // the previous calendar have finished with it (resident memory is what the cgroup sees).
     // The refresh loop also trims after every refresh, changed or not (an unchanged feed was
     // still read whole).
+    // Give the layer's memory back while the kernel signals memory pressure.
+    if config.pressure.enabled {
+        tasks.spawn(crate::pressure::watch(
+            config.pressure.clone(),
+            app.pipeline.clone(),
+        ));
+    }
+    // Warm the cache with the kiosk's next answer as soon as a new calendar is published.
+    {
+        let mut rx = app.subscribe();
+        let app = app.clone();
+        tasks.spawn(async move {
+            while rx.changed().await.is_ok() {
+                let snap = rx.borrow_and_update().clone();
+                crate::server::reads::warm(&app.pipeline, &snap, app.clock.now(), app.default_tz)
+                    .await;
+            }
+        });
+    }
     {
         let mut rx = app.subscribe();
         tasks.spawn(async move {
@@ -210,5 +244,28 @@ pub fn serve_command(config_path: Option<&Path>) -> anyhow::Result<()> {
 pub fn config_command(config_path: Option<&Path>) -> anyhow::Result<()> {
     let loaded = config::load(config_path)?;
     print!("{}", config::describe(&loaded));
+    Ok(())
+}
+
+/// `calendarbot flags`: the effective flags of the layer for a device and a rollout stage
+/// (this device and the configured stage unless given), as one JSON document.
+pub fn flags_command(
+    config_path: Option<&Path>,
+    machine_id: Option<&str>,
+    rollout: Option<config::Rollout>,
+) -> anyhow::Result<()> {
+    let mut o = config::load(config_path)?.config.optimization;
+    if let Some(r) = rollout {
+        o.rollout = r;
+    }
+    let device = match machine_id {
+        Some(id) => config::Device::with_id(id),
+        None => o.device(),
+    };
+    let out = serde_json::json!({
+        "flags": o.flags_for(&device),
+        "rollout": o.rollout_report(&device),
+    });
+    println!("{}", serde_json::to_string_pretty(&out)?);
     Ok(())
 }

@@ -140,7 +140,8 @@ fn optimised_path_serves_and_matches_the_plain_path() {
             assert_eq!(status, 200);
             assert_eq!(&body, want, "{path}");
             assert!(header.starts_with("optimized; "), "{path}: {header}");
-            if round > 0 {
+            // whats-next was warmed when the calendar was published: a hit from the start.
+            if round > 0 || *path == "/api/whats-next" {
                 assert_eq!(header, "optimized; cache=hit", "{path}");
             }
         }
@@ -167,20 +168,24 @@ fn optimised_path_serves_and_matches_the_plain_path() {
     );
     assert!(
         metrics
-            .contains("calendarbot_requests_total{route=\"whats-next\",path=\"optimized/hit\"} 2"),
+            .contains("calendarbot_requests_total{route=\"whats-next\",path=\"optimized/hit\"} 3"),
         "{metrics}"
     );
     b.stop();
 }
 
 /// The path header every read gets under `fault` in `round` (0 = the first read of a route).
-fn read_header(fault: &str, round: usize) -> &'static str {
+/// The path header of `path` in `round` under `fault`. whats-next's first answer was warmed
+/// into the cache when the calendar was published (docs/optimization.md, "Cache warming"), so
+/// it is a hit from the first request wherever the cache works.
+fn read_header(fault: &str, path: &str, round: usize) -> &'static str {
+    let warmed = path == "/api/whats-next";
     match (fault, round) {
         ("stall-pipeline", 0) => "plain; reason=optimized path missed its 100 ms deadline",
         ("stall-pipeline", _) => "plain; reason=read_path switched off after failures",
         ("fail-cache", 0) => "plain; reason=response_cache failed: injected fault: fail-cache",
         ("fail-cache", _) => "optimized; cache=miss",
-        (_, 0) => "optimized; cache=miss",
+        (_, 0) if !warmed => "optimized; cache=miss",
         _ => "optimized; cache=hit",
     }
 }
@@ -207,7 +212,7 @@ fn every_fault_is_invisible_to_clients_and_reported() {
                 } else {
                     wrong.push(format!("{path}: {status} {body}"));
                 }
-                let expected = read_header(fault, round);
+                let expected = read_header(fault, path, round);
                 assert_eq!(header, expected, "{fault} {path} round {round}");
             }
             let (status, v) = post(&b, "/api/browser-heartbeat", "");

@@ -17,14 +17,18 @@ mod env;
 mod error;
 mod lenient;
 mod optimization;
+mod pressure;
 mod ranges;
 mod redact;
+mod rollout;
 mod validate;
 
 pub use error::ConfigError;
 pub use optimization::{Flags, OptimizationConfig};
+pub use pressure::PressureConfig;
 pub use ranges::RANGES;
 pub use redact::{REDACTED, describe, redact_url};
+pub use rollout::{Device, ROLLOUT_PARTS, Rollout, STAGES};
 
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -232,6 +236,8 @@ pub struct Config {
     pub server: ServerConfig,
     /// Optimisation layer.
     pub optimization: OptimizationConfig,
+    /// Memory-pressure watching.
+    pub pressure: PressureConfig,
     /// `calendarbot display`: the framebuffer kiosk ([`display::DisplayConfig`]).
     pub display: display::DisplayConfig,
     /// "24h" or "12h": local times on the page, the display and in day summaries.
@@ -257,6 +263,7 @@ impl Default for Config {
             window: WindowConfig::default(),
             server: ServerConfig::default(),
             optimization: OptimizationConfig::default(),
+            pressure: PressureConfig::default(),
             display: display::DisplayConfig::default(),
             time_format: TimeFormat::H24,
             later_today_max: 3,

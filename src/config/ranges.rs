@@ -26,6 +26,11 @@ pub const RANGES: &[(&str, u64, u64)] = &[
     ("optimization.cache_max_bytes", 4096, 256 << 20),
     ("optimization.batch_window_ms", 1, 1000),
     ("later_today_max", 0, 20),
+    ("pressure.psi_some_avg10", 1, 100),
+    ("pressure.high_percent", 10, 100),
+    ("pressure.interval_ms", 100, 600_000),
+    ("pressure.calm_checks", 1, 1000),
+    ("pressure.cache_floor_bytes", 0, 256 << 20),
 ];
 
 /// The bounds of a numeric key, if it has any.

@@ -75,6 +75,8 @@ pub struct CacheStats {
     pub hit_rate: f64,
     /// Times the cache was emptied because the snapshot changed.
     pub invalidations: u64,
+    /// The cap in force now: `max_bytes`, or the floor while memory is under pressure.
+    pub limit_bytes: u64,
 }
 
 /// The response cache.
@@ -88,6 +90,9 @@ pub struct ResponseCache {
     invalidations: AtomicU64,
     /// Highest snapshot version seen; a higher one empties the cache (older keys are dead).
     version: AtomicU64,
+    /// The cap in force: `u64::MAX` (moka's own `max_bytes` applies) or the floor under
+    /// memory pressure ([`ResponseCache::shrink_to`]).
+    limit: AtomicU64,
 }
 
 impl ResponseCache {
@@ -109,7 +114,22 @@ impl ResponseCache {
             misses: AtomicU64::new(0),
             invalidations: AtomicU64::new(0),
             version: AtomicU64::new(0),
+            limit: AtomicU64::new(u64::MAX),
         }
+    }
+
+    /// Memory pressure: empty the cache now and hold at most `floor` bytes until
+    /// [`ResponseCache::restore`]. moka's capacity is fixed at build, so the floor is kept by
+    /// refusing inserts that would pass it.
+    pub async fn shrink_to(&self, floor: u64) {
+        self.limit.store(floor, Ordering::Relaxed);
+        self.cache.invalidate_all();
+        self.cache.run_pending_tasks().await;
+    }
+
+    /// Pressure has gone: the configured cap applies again.
+    pub fn restore(&self) {
+        self.limit.store(u64::MAX, Ordering::Relaxed);
     }
 
     /// Look `key` up.
@@ -133,8 +153,17 @@ impl ResponseCache {
         if fault::active(Fault::FailCache) {
             return Err(CacheError::Injected);
         }
+        // A newer snapshot's answer (a warmed one: no lookup came first) drops the older
+        // entries now, so the next lookup does not drop it with them.
+        self.see_version(key.version);
         // An answer from an older snapshot is never stored (a refresh landed meanwhile).
         if key.version < self.version.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        let limit = self.limit.load(Ordering::Relaxed);
+        if limit != u64::MAX
+            && self.cache.weighted_size() + u64::from(value.bytes) + key.params.len() as u64 > limit
+        {
             return Ok(());
         }
         self.cache.insert(key, value).await;
@@ -168,6 +197,7 @@ impl ResponseCache {
                 hits as f64 / (hits + misses) as f64
             },
             invalidations: self.invalidations.load(Ordering::Relaxed),
+            limit_bytes: self.limit.load(Ordering::Relaxed).min(self.max_bytes),
         }
     }
 
@@ -215,6 +245,31 @@ mod tests {
         assert!(c.get(&key(1, 0)).await.unwrap().is_none());
         let s = c.stats();
         assert_eq!((s.hits, s.misses, s.invalidations), (1, 4, 1));
+    }
+
+    #[tokio::test]
+    async fn the_floor_holds_under_pressure_and_lifts_after() {
+        let c = ResponseCache::new(Duration::from_secs(30), 1 << 20);
+        for i in 0..50 {
+            c.insert(key(1, i), val(&"x".repeat(1_000))).await.unwrap();
+        }
+        c.sync().await;
+        assert!(c.stats().weighted_bytes > 40_000);
+        c.shrink_to(4_000).await;
+        assert_eq!(c.stats().entries, 0);
+        for i in 0..50 {
+            c.insert(key(1, i), val(&"x".repeat(1_000))).await.unwrap();
+            c.sync().await;
+        }
+        let s = c.stats();
+        assert!(s.weighted_bytes <= 4_000 && s.entries > 0, "{s:?}");
+        assert_eq!(s.limit_bytes, 4_000);
+        c.restore();
+        for i in 50..100 {
+            c.insert(key(1, i), val(&"x".repeat(1_000))).await.unwrap();
+        }
+        c.sync().await;
+        assert!(c.stats().weighted_bytes > 40_000);
     }
 
     #[tokio::test]

@@ -20,6 +20,8 @@
 //! - [`monitor`]: per-path counters, latency histograms, Prometheus text.
 //! - [`fallback`]: the service-wide mode (the watchdog's and the unclean start's switch).
 //! - `report`: the mode, `/api/status/optimization` and `/metrics`.
+//! - `pressure`: what the layer gives back under memory pressure (the watcher that decides
+//!   when is [`crate::pressure`]).
 //!
 //! Below the pipeline, as leaves that the store, the pools and the fetcher use too:
 //! [`crate::breaker`] (per-part circuit breakers) and [`crate::batch`] (write batching). The
@@ -30,6 +32,7 @@ pub(crate) mod coalesce;
 pub(crate) mod fallback;
 pub(crate) mod memo;
 pub(crate) mod monitor;
+mod pressure;
 mod report;
 
 use crate::breaker::{Breaker, Part};
@@ -156,6 +159,8 @@ pub struct Reported {
 /// The pipeline: flags, the optimised parts, their breakers, the service mode, the monitor.
 pub struct Pipeline {
     flags: Flags,
+    /// This device as the rollout buckets it (read once, at start).
+    device: crate::config::Device,
     deadline: Duration,
     recovery: Duration,
     cfg: OptimizationConfig,
@@ -171,6 +176,10 @@ pub struct Pipeline {
     monitor: Monitor,
     /// The last per-second body (whats-next), in front of the cache.
     memo: memo::Memo,
+    /// Answers put in the cache ahead of the first request ([`Pipeline::warm`]).
+    warmed: std::sync::atomic::AtomicU64,
+    /// Memory pressure: whether the layer is shedding, and why.
+    pressure: pressure::PressureBoard,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -188,8 +197,10 @@ impl Pipeline {
         let fb = crate::breaker::FallbackSettings::from_config(cfg);
         let recovery = fb.recovery;
         let breaker = |p| Arc::new(fb.breaker(p));
+        let device = cfg.device();
         Pipeline {
-            flags: cfg.flags(),
+            flags: cfg.flags_for(&device),
+            device,
             deadline: Duration::from_millis(cfg.deadline_ms),
             recovery,
             cfg: cfg.clone(),
@@ -202,7 +213,41 @@ impl Pipeline {
             mode: ServiceMode::default(),
             monitor: Monitor::default(),
             memo: memo::Memo::default(),
+            warmed: Default::default(),
+            pressure: Default::default(),
         }
+    }
+
+    /// Cache warming: compute `key`'s answer now and put it in the cache, so that the first
+    /// request for it (after a new calendar was published) is a hit. Only when the cache may
+    /// serve (the same [`Pipeline::gate`] as a read, and the cache's breaker); a failure is
+    /// ignored (the request computes it as usual). Not counted as a request; `warmed` in
+    /// `/api/status/optimization` counts it. Returns whether the answer was cached.
+    pub async fn warm<T, F>(&self, key: CacheKey, compute: F) -> bool
+    where
+        T: Any + Send + Sync,
+        F: FnOnce() -> (T, u32),
+    {
+        match self.gate() {
+            Ok((true, _)) => {}
+            _ => return false,
+        }
+        let (v, bytes) = compute();
+        let cached = Cached {
+            value: Arc::new(v),
+            bytes,
+        };
+        let ok = self.cache.insert(key, cached).await.is_ok();
+        if ok {
+            self.warmed
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        ok
+    }
+
+    /// How many answers [`Pipeline::warm`] has put in the cache.
+    pub fn warmed(&self) -> u64 {
+        self.warmed.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The body memoised for exactly `key` ([`memo`]), if the optimised path may serve now;

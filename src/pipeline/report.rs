@@ -113,6 +113,7 @@ impl Pipeline {
             "reason": m.reason,
             "retry_in_secs": m.retry_in_secs,
             "flags": self.flags,
+            "rollout": self.cfg.rollout_report(&self.device),
             "deadline_ms": self.deadline.as_millis() as u64,
             "fallback": {
                 "threshold": self.cfg.fallback_threshold,
@@ -123,6 +124,8 @@ impl Pipeline {
             },
             "cache": self.cache.stats(),
             "memo_hits": self.memo.hits(),
+            "warmed": self.warmed(),
+            "memory_pressure": self.pressure(),
             "coalesce": self.coalescer.stats(),
             "batcher": store.and_then(Store::batch_stats),
             "pools": {
@@ -185,6 +188,28 @@ impl Pipeline {
             "gauge",
             "Response cache weight in bytes.",
             c.weighted_bytes,
+        );
+        let pr = self.pressure();
+        metric(
+            out,
+            "calendarbot_memory_pressure",
+            "gauge",
+            "1 while the layer sheds memory under pressure.",
+            u8::from(pr.active),
+        );
+        metric(
+            out,
+            "calendarbot_memory_pressure_episodes_total",
+            "counter",
+            "Memory-pressure episodes since start.",
+            pr.episodes,
+        );
+        metric(
+            out,
+            "calendarbot_cache_warmed_total",
+            "counter",
+            "Answers put in the response cache when a new calendar was published.",
+            self.warmed(),
         );
         let co = self.coalescer.stats();
         metric(

@@ -201,6 +201,14 @@ impl HttpPool {
         })
     }
 
+    /// Memory pressure: drop the shared client, and with it its idle keep-alive connections
+    /// and TLS sessions (a fetch in flight keeps its own handle until it ends). The next
+    /// fetch builds a new client. Returns whether there was one to drop.
+    pub fn drop_idle(&self) -> bool {
+        let mut shared = self.inner.shared.lock().unwrap_or_else(|e| e.into_inner());
+        shared.take().is_some()
+    }
+
     /// Health check: no fetch is held past the leak threshold and the breaker is not open.
     pub fn health_check(&self) -> Result<(), String> {
         let over = self.inner.leases.overdue(self.inner.leak_threshold);

@@ -320,6 +320,22 @@ impl SqlitePool {
         }
     }
 
+    /// Memory pressure: close the idle reader connections (each holds its own page cache);
+    /// they are opened again when needed. The writer stays. Returns how many were closed.
+    pub fn close_idle_readers(&self) -> usize {
+        let slots = &self.inner.readers;
+        let idle: Vec<Connection> = {
+            let mut guard = slots.idle.lock().unwrap_or_else(|e| e.into_inner());
+            let idle = std::mem::take(&mut *guard);
+            // Under the lock, as checkouts count open slots under it.
+            slots.open.fetch_sub(idle.len(), Ordering::Relaxed);
+            idle
+        };
+        let n = idle.len();
+        drop(idle);
+        n
+    }
+
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.inner.path

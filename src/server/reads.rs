@@ -84,6 +84,15 @@ pub(crate) async fn whats_next(
     (body, path)
 }
 
+/// Cache warming after a new calendar: the answers the kiosk asks for next, computed before
+/// its first poll does. That is whats-next in the default zone (the kiosk page and the display
+/// poll it every few seconds). done-for-day is keyed by the second and events by the
+/// requester's window, so there is nothing to warm for them.
+pub async fn warm(p: &Pipeline, snap: &Snapshot, now: DateTime<Utc>, tz: Tz) -> bool {
+    p.warm(whats_next_key(snap, now, tz), || choose_next(snap, now, tz))
+        .await
+}
+
 /// The watchdog's self-check of the optimised parts: whats-next through the optimised path
 /// (see [`Pipeline::self_check`]). Returns why it failed, if it did.
 pub async fn self_check(

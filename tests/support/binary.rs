@@ -200,6 +200,15 @@ impl Binary {
         Ok((status, json))
     }
 
+    /// GET → the body as text (`/metrics`).
+    pub fn text(&self, path: &str) -> String {
+        json_client()
+            .get(self.url(path))
+            .send()
+            .and_then(|r| r.text())
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+    }
+
     /// POST JSON → (status, JSON body).
     pub fn post(&self, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
         let client = reqwest::blocking::Client::new();
