@@ -436,7 +436,7 @@ fn unknown_toml_keys_are_warned_about() {
     let path = dir.path().join("typo.toml");
     std::fs::write(
         &path,
-        "web_prot = 9000\n[optimisation]\nenabled = false\n[server]\nmax_conections = 3\nallowed_hosts = [\"kiosk.local\"]\n[[sources]]\nname = \"a\"\nurl = \"https://x.example/a.ics\"\nnmae = \"b\"\n",
+        "web_prot = 9000\n[optimisation]\nenabled = false\n[server]\nmax_conections = 3\nallowed_hosts = [\"kiosk.local\"]\n[display.on_hours]\nmon = \"07:00-19:00\"\n[[sources]]\nname = \"a\"\nurl = \"https://x.example/a.ics\"\nnmae = \"b\"\n",
     )
     .unwrap();
     let out = run(&["--config", path.to_str().unwrap(), "config"], &[]);

@@ -18,6 +18,9 @@ use std::path::Path;
 const SOURCE_KEYS: &[&str] = &["name", "url", "auth", "headers"];
 /// Keys whose values are lists (the walk of defaults leaves lists out).
 const LIST_KEYS: &[&str] = &["server.allowed_hosts"];
+/// Tables whose own keys are data, checked by validation (`[display.on_hours] mon = ...`):
+/// their defaults are empty, so the walk of defaults cannot know them.
+const MAP_KEYS: &[&str] = &["display.on_hours"];
 
 impl Config {
     /// Turn values CalendarBot accepted into ours; one warning each.
@@ -84,7 +87,10 @@ fn walk(prefix: &str, dict: &Dict, known: &BTreeSet<String>, out: &mut Vec<Strin
         let is_table = known.iter().any(|k| k.starts_with(&table));
         match v {
             Value::Dict(_, d) if is_table => walk(&key, d, known, out),
-            _ if known.contains(&key) || is_table || LIST_KEYS.contains(&key.as_str()) => {}
+            _ if known.contains(&key)
+                || is_table
+                || LIST_KEYS.contains(&key.as_str())
+                || MAP_KEYS.contains(&key.as_str()) => {}
             _ => out.push(key),
         }
     }
