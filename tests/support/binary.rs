@@ -29,10 +29,14 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// The real binary with a clean environment.
+/// The real binary with a clean environment (except where a coverage run asks the
+/// instrumented binary to write its profile: `ci/coverage.sh`).
 pub fn command() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_calendarbot"));
     cmd.env_clear();
+    if let Some(profile) = std::env::var_os("LLVM_PROFILE_FILE") {
+        cmd.env("LLVM_PROFILE_FILE", profile);
+    }
     cmd
 }
 
