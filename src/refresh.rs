@@ -273,7 +273,7 @@ async fn attempt(
             let bytes = crate::demo::feed(app.started_at, app.default_tz).into_bytes();
             let hash = crate::fetch::content_hash(&bytes);
             FetchOutcome::Body(Fetched {
-                bytes,
+                bytes: crate::fetch::FeedBody::Memory(bytes),
                 etag: None,
                 last_modified: None,
                 hash,
@@ -312,8 +312,11 @@ async fn attempt(
         limits: Limits::default(),
     };
     let Fetched { bytes, .. } = fetched;
+    // The body is read by chunks (a large one from its spool file): only the events that can
+    // reach the window are held (ics::stream).
     let expansion: Expansion = blocking(move || {
-        let r = crate::ics::expand_feed(&bytes, &opts);
+        let bytes = BodySource(bytes);
+        let r = crate::ics::stream::expand_source(&bytes, &opts);
         drop(bytes);
         r
     })
@@ -346,6 +349,15 @@ async fn attempt(
         h.parse = Some(crate::snapshot::ParseStats::from(&expansion.stats));
     });
     Ok((Refreshed::Updated(count), state))
+}
+
+/// The engine reads a fetched body by chunks, from memory or from its spool file.
+struct BodySource(crate::fetch::FeedBody);
+
+impl crate::ics::stream::Source for BodySource {
+    fn open(&self) -> std::io::Result<Box<dyn std::io::BufRead + '_>> {
+        self.0.reader()
+    }
 }
 
 async fn save_state(app: &Arc<App>, name: &str, state: &SourceState) -> Result<(), RefreshError> {
