@@ -141,7 +141,7 @@ start_bot() { # start_bot FEED DATA PORT
     BOT=$!
 }
 
-printf '%-16s %10s %12s %10s %10s %9s %s\n' feed bytes peak_MiB steady_MiB cpu_ms first_ms events
+printf '%-16s %10s %12s %10s %10s %9s %s\n' feed bytes peak_MiB steady_MiB cpu_ms first_ms occurrences
 for f in $FEEDS; do
     data="$W/data-$f"; mkdir -p "$data"
     port=$(free_port)
@@ -159,7 +159,7 @@ for f in $FEEDS; do
     fi
     cpu=$(cpu_ms "$BOT")
     events=$(curl -sf "http://127.0.0.1:$port/api/health" | python3 -c \
-        'import json,sys; h=json.load(sys.stdin); print(sum(s.get("event_count",0) for s in h.get("sources",{}).values()) if isinstance(h.get("sources"),dict) else "?")' 2>/dev/null || echo "?")
+        'import json,sys; print(json.load(sys.stdin)["data_status"]["event_count"])' 2>/dev/null || echo "?")
     sleep 2
     peak=$(status_kib "$BOT" VmHWM); steady=$(status_kib "$BOT" VmRSS)
     curl -sf "http://127.0.0.1:$port/api/whats-next" | sed 's/"generated_at":"[^"]*"//; s/"seconds_until[a-z_]*":[0-9-]*//g' >"$W/before.json"

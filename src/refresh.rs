@@ -92,11 +92,12 @@ pub(crate) enum Refreshed {
 /// Put what the store knows about each feed on the status board (after a restart, health
 /// shows the last success and the failures of the previous run at once).
 pub(crate) fn seed_status(app: &App, feeds: &[Feed]) -> Result<(), StoreError> {
-    let windows = app.store.load_windows().unwrap_or_default();
+    // The counts only: reading every window a second time cost a restart ~40 % of its time.
+    let counts = app.store.window_counts().unwrap_or_default();
     for feed in feeds {
         let name = feed.name();
         let st = app.store.source_state(name)?.unwrap_or_default();
-        let count = windows.get(name).map_or(0, Vec::len);
+        let count = counts.get(name).copied().unwrap_or(0);
         app.status.update(|s| {
             let h = s.sources.entry(name.to_string()).or_default();
             h.name = name.to_string();

@@ -24,7 +24,8 @@
 //!    "Before" is judged with a day of slack for zones and the event's longest possible span.
 //! 3. **Conflicts** (only when needed): a UID whose dropped event could still change what a
 //!    kept one shows (a duplicate master, a master whose overrides were kept, an override for
-//!    a slot a dropped override also names, a THISANDFUTURE override) is read again whole, so
+//!    a slot a dropped override may also name (within two days as written), a THISANDFUTURE
+//!    override) is read again whole, so
 //!    the result is exactly the one of a whole read.
 //!
 //! Warnings, problems and counts come from pass 2 alone, in the order a whole read gave them.
@@ -136,6 +137,14 @@ struct Dropped {
     masters: HashSet<u64>,
     /// UIDs of dropped overrides, with the latest slot among them.
     overrides: HashMap<u64, NaiveDateTime>,
+    /// (UID, day of the slot as written) of each dropped override.
+    slots: HashSet<(u64, i32)>,
+}
+
+/// The day of a slot as written (days since 1970), for matching slots with a day of slack.
+fn slot_day(t: &Time) -> i32 {
+    let days = (t.local().date() - chrono::NaiveDate::default()).num_days();
+    i32::try_from(days).unwrap_or(i32::MAX)
 }
 
 impl Dropped {
@@ -154,8 +163,13 @@ impl Dropped {
             let Some(&last_slot) = self.overrides.get(&h) else {
                 continue;
             };
+            // A kept override conflicts when a dropped one may name the same slot (the same
+            // instant written in another zone form is at most two days away as written).
             let conflict = match &ev.recurrence_id {
-                Some(rid) => ev.this_and_future || rid.local() - Duration::days(1) <= last_slot,
+                Some(rid) => {
+                    let d = slot_day(rid);
+                    ev.this_and_future || (d - 2..=d + 2).any(|x| self.slots.contains(&(h, x)))
+                }
                 None => last_slot + span_upper(ev) + Duration::days(1) >= from,
             };
             if conflict {
@@ -223,6 +237,7 @@ pub fn expand_source(src: &dyn Source, opts: &ExpandOptions) -> Result<Expansion
                             Some(rid) => {
                                 let slot = dropped.overrides.entry(h).or_insert(rid_upper(rid));
                                 *slot = (*slot).max(rid_upper(rid));
+                                dropped.slots.insert((h, slot_day(rid)));
                             }
                         }
                     } else {
@@ -236,6 +251,7 @@ pub fn expand_source(src: &dyn Source, opts: &ExpandOptions) -> Result<Expansion
         _ => {}
     })?;
 
+    kept.shrink_to_fit();
     // Pass 3: UIDs whose dropped events matter, read again whole.
     let again = dropped.conflicts(&kept, from);
     drop(dropped);
