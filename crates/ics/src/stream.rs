@@ -139,6 +139,21 @@ struct Dropped {
     overrides: HashMap<u64, NaiveDateTime>,
     /// (UID, day of the slot as written) of each dropped override.
     slots: HashSet<(u64, i32)>,
+    /// (UID, instant) of each dropped override whose slot names its zone (`Z` or TZID).
+    instants: HashSet<(u64, i64)>,
+    /// UIDs with a dropped override whose slot is floating or a date.
+    unzoned: HashSet<u64>,
+}
+
+/// The instant of a slot that names its zone (`Z` or TZID); `None` for floating and dates.
+fn slot_instant(t: &Time) -> Option<i64> {
+    match t {
+        Time::DateTime {
+            local,
+            zone: Some(z),
+        } => Some(z.to_utc(*local).and_utc().timestamp()),
+        _ => None,
+    }
 }
 
 /// The day of a slot as written (days since 1970), for matching slots with a day of slack.
@@ -154,6 +169,12 @@ impl Dropped {
         if self.masters.is_empty() && self.overrides.is_empty() {
             return out;
         }
+        // All-day series match slots by date: two instants can name one slot there.
+        let all_day: HashSet<u64> = kept
+            .iter()
+            .filter(|e| e.recurrence_id.is_none() && e.start.is_date())
+            .map(|e| uid_hash(&e.uid))
+            .collect();
         for ev in kept {
             let h = uid_hash(&ev.uid);
             if self.masters.contains(&h) {
@@ -163,12 +184,20 @@ impl Dropped {
             let Some(&last_slot) = self.overrides.get(&h) else {
                 continue;
             };
-            // A kept override conflicts when a dropped one may name the same slot (the same
-            // instant written in another zone form is at most two days away as written).
+            // A kept override conflicts when a dropped one may name the same slot: the same
+            // instant when both name their zone (and the series is timed), else the same day
+            // as written, give or take two (zone forms).
             let conflict = match &ev.recurrence_id {
                 Some(rid) => {
                     let d = slot_day(rid);
-                    ev.this_and_future || (d - 2..=d + 2).any(|x| self.slots.contains(&(h, x)))
+                    let by_day = || (d - 2..=d + 2).any(|x| self.slots.contains(&(h, x)));
+                    ev.this_and_future
+                        || match slot_instant(rid) {
+                            Some(t) if !all_day.contains(&h) && !self.unzoned.contains(&h) => {
+                                self.instants.contains(&(h, t))
+                            }
+                            _ => by_day(),
+                        }
                 }
                 None => last_slot + span_upper(ev) + Duration::days(1) >= from,
             };
@@ -238,6 +267,10 @@ pub fn expand_source(src: &dyn Source, opts: &ExpandOptions) -> Result<Expansion
                                 let slot = dropped.overrides.entry(h).or_insert(rid_upper(rid));
                                 *slot = (*slot).max(rid_upper(rid));
                                 dropped.slots.insert((h, slot_day(rid)));
+                                match slot_instant(rid) {
+                                    Some(t) => dropped.instants.insert((h, t)),
+                                    None => dropped.unzoned.insert(h),
+                                };
                             }
                         }
                     } else {
