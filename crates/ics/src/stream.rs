@@ -24,8 +24,8 @@
 //!    "Before" is judged with a day of slack for zones and the event's longest possible span.
 //! 3. **Conflicts** (only when needed): a UID whose dropped event could still change what a
 //!    kept one shows (a duplicate master, a master whose overrides were kept, an override for
-//!    a slot a dropped override may also name (within two days as written), a THISANDFUTURE
-//!    override) is read again whole, so
+//!    a slot a dropped override may also name (the same instant when both name their zone,
+//!    else within two days as written), a THISANDFUTURE override) is read again whole, so
 //!    the result is exactly the one of a whole read.
 //!
 //! Warnings, problems and counts come from pass 2 alone, in the order a whole read gave them.
