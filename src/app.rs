@@ -20,6 +20,9 @@ use tokio::sync::watch;
 /// How long a skip lasts (SPEC §6).
 pub const SKIP_DURATION_HOURS: i64 = 24;
 
+/// What [`App::load_near_from_store`] published: the whole windows replace only these.
+pub struct NearLoad(BTreeMap<String, Arc<Vec<Occurrence>>>);
+
 /// Shared state of a running service. Cheap to share behind an `Arc`.
 #[derive(Debug)]
 pub struct App {
@@ -142,6 +145,60 @@ impl App {
             })
             .collect();
         p.skips = Arc::new(skips.into_iter().map(|(k, v)| (Arc::from(k), v)).collect());
+        remerge(&mut p, tz);
+        self.publish(&mut p);
+        drop(p);
+        if any {
+            self.status.update(|s| s.event_window_initialized = true);
+        }
+        Ok(())
+    }
+
+    /// Restart, first step: load and publish the near part of the stored windows (what
+    /// overlaps the next `hours` hours) and the skips, so the first answers come at once.
+    /// Returns what was published, for [`App::load_rest_from_store`].
+    pub fn load_near_from_store(&self, hours: i64) -> Result<NearLoad, StoreError> {
+        let now = self.clock.now();
+        let near = self
+            .store
+            .load_windows_near(now - Duration::hours(1), now + Duration::hours(hours))?;
+        let skips = self.store.load_skips(now)?;
+        let mut p = self.lock();
+        let tz = self.default_tz;
+        p.per_source = near
+            .into_iter()
+            .map(|(k, v)| {
+                let mut v = self.policy_for(&k).apply(v);
+                sort_occurrences(&mut v, tz);
+                (k, Arc::new(v))
+            })
+            .collect();
+        p.skips = Arc::new(skips.into_iter().map(|(k, v)| (Arc::from(k), v)).collect());
+        let published = NearLoad(p.per_source.clone());
+        remerge(&mut p, tz);
+        self.publish(&mut p);
+        Ok(published)
+    }
+
+    /// Restart, second step: the whole stored windows replace the near part, source by
+    /// source, unless a refresh already published a newer window for that source.
+    pub fn load_rest_from_store(&self, near: NearLoad) -> Result<(), StoreError> {
+        let windows = self.store.load_windows()?;
+        let any = !windows.is_empty();
+        let tz = self.default_tz;
+        let mut p = self.lock();
+        for (k, v) in windows {
+            let untouched = match (p.per_source.get(&k), near.0.get(&k)) {
+                (Some(now), Some(then)) => Arc::ptr_eq(now, then),
+                (None, None) => true,
+                _ => false,
+            };
+            if untouched {
+                let mut v = self.policy_for(&k).apply(v);
+                sort_occurrences(&mut v, tz);
+                p.per_source.insert(k, Arc::new(v));
+            }
+        }
         remerge(&mut p, tz);
         self.publish(&mut p);
         drop(p);

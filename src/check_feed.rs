@@ -228,9 +228,13 @@ fn run(args: &CheckFeedArgs, config_path: Option<&Path>) -> Result<u8, CheckErro
     };
     report.http_status = fetched.status;
     report.bytes = Some(fetched.bytes.len());
+    let body = fetched
+        .bytes
+        .to_vec()
+        .map_err(|e| CheckError::Usage(format!("cannot read the fetched body: {e}")))?;
 
     if let Some(out) = &args.export_redacted {
-        let text = redact_calendar(&fetched.bytes);
+        let text = redact_calendar(&body);
         std::fs::write(out, text)
             .map_err(|e| CheckError::Usage(format!("cannot write {}: {e}", out.display())))?;
         report.exported_redacted = Some(out.display().to_string());
@@ -242,7 +246,7 @@ fn run(args: &CheckFeedArgs, config_path: Option<&Path>) -> Result<u8, CheckErro
         to: now + Duration::days(AHEAD_DAYS),
         limits: Limits::default(),
     };
-    let exp = match ics::expand_feed(&fetched.bytes, &opts) {
+    let exp = match ics::expand_feed(&body, &opts) {
         Ok(exp) => exp,
         Err(e) => {
             report.not_calendar_reason = Some(e.to_string());

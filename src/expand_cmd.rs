@@ -14,7 +14,19 @@ use std::path::PathBuf;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
-use crate::ics::{ExpandOptions, Limits, Occurrence, Status, expand_feed, format_when};
+use crate::ics::{ExpandOptions, Limits, Occurrence, Status, format_when};
+
+/// A feed file, opened again for each pass of the engine.
+struct FileSource<'a>(&'a std::path::Path);
+
+impl crate::ics::stream::Source for FileSource<'_> {
+    fn open(&self) -> std::io::Result<Box<dyn std::io::BufRead + '_>> {
+        Ok(Box::new(std::io::BufReader::with_capacity(
+            64 * 1024,
+            std::fs::File::open(self.0)?,
+        )))
+    }
+}
 
 /// Arguments of `calendarbot expand`.
 #[derive(Debug, Clone, clap::Args)]
@@ -106,15 +118,20 @@ fn run(args: &ExpandArgs) -> Result<(), String> {
         }
         None => now + chrono::Duration::days(365),
     };
-    let bytes = std::fs::read(&args.file)
-        .map_err(|e| format!("cannot read {}: {e}", args.file.display()))?;
+    // Read by chunks, not whole (the engine reads the file in passes; a 48 MB feed no longer
+    // costs 48 MB here). The first byte is read now so an unreadable file fails as before.
+    let cannot = |e: std::io::Error| format!("cannot read {}: {e}", args.file.display());
+    let mut probe = std::fs::File::open(&args.file).map_err(cannot)?;
+    std::io::Read::read(&mut probe, &mut [0u8; 1]).map_err(cannot)?;
+    drop(probe);
     let opts = ExpandOptions {
         default_tz,
         from,
         to,
         limits: Limits::default(),
     };
-    let exp = expand_feed(&bytes, &opts).map_err(|e| format!("{}: {e}", args.file.display()))?;
+    let exp = crate::ics::stream::expand_source(&FileSource(&args.file), &opts)
+        .map_err(|e| format!("{}: {e}", args.file.display()))?;
     for w in &exp.warnings {
         eprintln!("warning: {w}");
     }

@@ -15,8 +15,11 @@ use crate::breaker::{FallbackSettings, Part};
 use crate::config::http_url;
 use crate::config::{FetchConfig, SourceAuth, SourceConfig};
 use crate::pool::http::{BuildClient, HttpLease, HttpPool};
+
+mod body;
+use body::Body;
+pub use body::{ContentHasher, FeedBody, SpoolFile, content_hash};
 use rand::Rng;
-use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
@@ -25,9 +28,9 @@ use tokio::io::AsyncReadExt;
 pub const USER_AGENT: &str = concat!("calendarbot/", env!("CARGO_PKG_VERSION"));
 /// Longest wait between two retries.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
-/// A streamed body is held in memory up to this size; past it, it goes to a spool file until
-/// it is complete (or passes the cap), so a body that turns out too large never costs more
-/// memory than this.
+/// A body is held in memory up to this size; past it (declared length or not), it goes to a
+/// spool file, which the engine reads back by chunks. So a body never costs more memory than
+/// this, however large the feed (issue #16: a 49 MB feed used to be held whole, then parsed).
 pub const SPOOL_THRESHOLD: usize = 4 * 1024 * 1024;
 
 /// Why a fetch failed.
@@ -111,7 +114,7 @@ pub struct Validators {
 }
 
 /// A successful fetch.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 pub enum FetchOutcome {
     /// 304: what we have is current.
     NotModified,
@@ -120,10 +123,10 @@ pub enum FetchOutcome {
 }
 
 /// A body and what to remember about it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 pub struct Fetched {
-    /// The body (at most the cap).
-    pub bytes: Vec<u8>,
+    /// The body (at most the cap): in memory, or in a spool file past [`SPOOL_THRESHOLD`].
+    pub bytes: FeedBody,
     /// ETag header, if any.
     pub etag: Option<String>,
     /// Last-Modified header, if any.
@@ -341,15 +344,17 @@ impl Fetcher {
         let last_modified = text_header(header::LAST_MODIFIED);
         let declared = resp.content_length();
         let mut body = Body::new(declared, &self.spool_dir);
+        let mut hasher = ContentHasher::default();
         while let Some(chunk) = resp.chunk().await.map_err(FetchError::from_reqwest)? {
             if body.len() + chunk.len() as u64 > cap {
                 // Dropping `resp` closes the connection; nothing past the cap is read.
                 return Err(FetchError::TooLarge { limit: cap });
             }
+            hasher.update(&chunk);
             body.push(&chunk).await?;
         }
-        let bytes = body.into_bytes().await?;
-        let hash = content_hash(&bytes);
+        let bytes = body.finish().await?;
+        let hash = hasher.finish();
         Ok(FetchOutcome::Body(Fetched {
             bytes,
             etag,
@@ -360,96 +365,40 @@ impl Fetcher {
     }
 }
 
-/// A body being received: in memory up to [`SPOOL_THRESHOLD`] (or its declared length, which
-/// is known to be under the cap), then in a spool file that is removed when dropped.
-struct Body {
-    mem: Vec<u8>,
-    spool: Option<Spool>,
-    len: u64,
-    dir: std::path::PathBuf,
-}
-
-struct Spool {
-    path: std::path::PathBuf,
-    file: tokio::fs::File,
-}
-
-impl Drop for Spool {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
-    }
-}
-
-impl Body {
-    fn new(declared: Option<u64>, dir: &std::path::Path) -> Body {
-        // A declared length was already checked against the cap: hold it in memory at once.
-        let capacity = declared.map_or(64 * 1024, |n| usize::try_from(n).unwrap_or(0));
-        Body {
-            mem: Vec::with_capacity(capacity),
-            spool: None,
-            len: 0,
-            dir: dir.to_path_buf(),
-        }
-    }
-
-    fn len(&self) -> u64 {
-        self.len
-    }
-
-    async fn push(&mut self, chunk: &[u8]) -> Result<(), FetchError> {
-        use tokio::io::AsyncWriteExt;
-        self.len += chunk.len() as u64;
-        let in_memory_room = self.mem.capacity().max(SPOOL_THRESHOLD);
-        if self.spool.is_none() && self.mem.len() + chunk.len() <= in_memory_room {
-            self.mem.extend_from_slice(chunk);
-            return Ok(());
-        }
-        let spool_err = |e: std::io::Error| FetchError::File {
-            path: "spool file".into(),
-            reason: e.to_string(),
-        };
-        if self.spool.is_none() {
-            static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-            let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let path = self
-                .dir
-                .join(format!(".fetch-{}-{n}.part", std::process::id()));
-            let file = tokio::fs::File::create(&path).await.map_err(spool_err)?;
-            let mut spool = Spool { path, file };
-            spool.file.write_all(&self.mem).await.map_err(spool_err)?;
-            self.mem = Vec::new();
-            self.spool = Some(spool);
-        }
-        if let Some(spool) = &mut self.spool {
-            spool.file.write_all(chunk).await.map_err(spool_err)?;
-        }
-        Ok(())
-    }
-
-    async fn into_bytes(mut self) -> Result<Vec<u8>, FetchError> {
-        use tokio::io::AsyncWriteExt;
-        let Some(mut spool) = self.spool.take() else {
-            return Ok(self.mem);
-        };
-        let spool_err = |e: std::io::Error| FetchError::File {
-            path: "spool file".into(),
-            reason: e.to_string(),
-        };
-        spool.file.flush().await.map_err(spool_err)?;
-        tokio::fs::read(&spool.path).await.map_err(spool_err)
-    }
-}
-
-/// Read a local feed with the same cap as HTTP.
+/// Read a local feed with the same cap as HTTP. A file larger than [`SPOOL_THRESHOLD`] is
+/// hashed by chunks and left where it is: the engine reads it from there.
 async fn read_file(path: &std::path::Path, cap: u64) -> Result<FetchOutcome, FetchError> {
     let err = |e: std::io::Error| FetchError::File {
         path: path.display().to_string(),
         reason: e.to_string(),
     };
-    let file = tokio::fs::File::open(path).await.map_err(err)?;
+    let mut file = tokio::fs::File::open(path).await.map_err(err)?;
     let meta = file.metadata().await.map_err(err)?;
     if meta.len() > cap {
         return Err(FetchError::TooLarge { limit: cap });
+    }
+    if meta.len() > SPOOL_THRESHOLD as u64 {
+        let mut hasher = ContentHasher::default();
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut total = 0u64;
+        loop {
+            let n = file.read(&mut buf).await.map_err(err)?;
+            if n == 0 {
+                break;
+            }
+            total += n as u64;
+            if total > cap {
+                return Err(FetchError::TooLarge { limit: cap });
+            }
+            hasher.update(&buf[..n]);
+        }
+        return Ok(FetchOutcome::Body(Fetched {
+            bytes: FeedBody::File(path.to_path_buf()),
+            etag: None,
+            last_modified: None,
+            hash: hasher.finish(),
+            status: None,
+        }));
     }
     let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
     // Read one byte past the cap to notice a file that grew since `metadata`.
@@ -462,7 +411,7 @@ async fn read_file(path: &std::path::Path, cap: u64) -> Result<FetchOutcome, Fet
     }
     let hash = content_hash(&bytes);
     Ok(FetchOutcome::Body(Fetched {
-        bytes,
+        bytes: FeedBody::Memory(bytes),
         etag: None,
         last_modified: None,
         hash,
@@ -479,65 +428,9 @@ pub fn backoff(base_ms: u64, attempt: u32) -> Duration {
     Duration::from_millis(ms).min(MAX_BACKOFF)
 }
 
-/// sha256 (hex) of `bytes` without their `DTSTAMP` properties: every content line whose name is
-/// `DTSTAMP` (any case, with or without parameters) and its folded continuation lines are left
-/// out; line endings (CRLF or LF) do not matter.
-pub fn content_hash(bytes: &[u8]) -> String {
-    let mut hasher = Sha256::new();
-    let mut in_dtstamp = false;
-    for raw in bytes.split(|b| *b == b'\n') {
-        let line = raw.strip_suffix(b"\r").unwrap_or(raw);
-        let continuation = matches!(line.first(), Some(b' ' | b'\t'));
-        if continuation {
-            if in_dtstamp {
-                continue;
-            }
-        } else {
-            in_dtstamp = is_dtstamp(line);
-            if in_dtstamp {
-                continue;
-            }
-        }
-        hasher.update(line);
-        hasher.update(b"\n");
-    }
-    let digest = hasher.finalize();
-    digest.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn is_dtstamp(line: &[u8]) -> bool {
-    const NAME: &[u8] = b"DTSTAMP";
-    line.len() > NAME.len()
-        && line[..NAME.len()].eq_ignore_ascii_case(NAME)
-        && matches!(line[NAME.len()], b':' | b';')
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn hash_ignores_dtstamp_only() {
-        let a = b"BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nDTSTAMP:20250101T000000Z\r\nSUMMARY:x\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
-        let b = b"BEGIN:VCALENDAR\nBEGIN:VEVENT\ndtstamp;VALUE=DATE-TIME:20261231T235959Z\nSUMMARY:x\nEND:VEVENT\nEND:VCALENDAR\n";
-        assert_eq!(content_hash(a), content_hash(b));
-        let c = b"BEGIN:VCALENDAR\nBEGIN:VEVENT\nSUMMARY:y\nEND:VEVENT\nEND:VCALENDAR\n";
-        assert_ne!(content_hash(a), content_hash(c));
-        // A property that merely starts with the letters is kept.
-        let d = b"BEGIN:VCALENDAR\nDTSTAMPX:1\nEND:VCALENDAR\n";
-        let e = b"BEGIN:VCALENDAR\nDTSTAMPX:2\nEND:VCALENDAR\n";
-        assert_ne!(content_hash(d), content_hash(e));
-    }
-
-    #[test]
-    fn hash_drops_folded_dtstamp_continuations() {
-        let a = b"BEGIN:VEVENT\r\nDTSTAMP:2025010\r\n 1T000000Z\r\nSUMMARY:long\r\n  folded\r\nEND:VEVENT\r\n";
-        let b = b"BEGIN:VEVENT\r\nDTSTAMP:2026010\r\n\t2T000000Z\r\nSUMMARY:long\r\n  folded\r\nEND:VEVENT\r\n";
-        assert_eq!(content_hash(a), content_hash(b));
-        // A folded continuation of another property still counts.
-        let c = b"BEGIN:VEVENT\r\nDTSTAMP:2025010\r\n 1T000000Z\r\nSUMMARY:long\r\n  changed\r\nEND:VEVENT\r\n";
-        assert_ne!(content_hash(a), content_hash(c));
-    }
 
     #[test]
     fn webcal_is_http() {

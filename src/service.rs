@@ -9,7 +9,7 @@
 //! published *before* the first refresh and before the first request, so after a restart
 //! (even a `kill -9`, even with every feed down) the last good meeting is served at once.
 
-use crate::app::App;
+use crate::app::{App, NearLoad};
 use crate::breaker::FallbackSettings;
 use crate::config::{self, Config};
 use crate::fetch::{ClientProvider, Fetcher};
@@ -43,13 +43,18 @@ pub fn hub(
     App::new(config, clock, tz, store, Arc::new(pipeline))
 }
 
+/// Hours ahead of the near part of the stored windows, loaded and served before the rest at a
+/// restart (issue #16: the first meeting is answered without reading a year of occurrences).
+pub const NEAR_HOURS: i64 = 48;
+
 /// Open the store, drop what belongs to feeds no longer configured, build the hub and load the
-/// last good data into it.
+/// near part of the last good data into it ([`NEAR_HOURS`]); the rest is loaded by
+/// [`App::load_rest_from_store`] with what this returns, once the near part is served.
 pub fn build_app(
     config: Arc<Config>,
     feeds: &[Feed],
     http: Option<HttpPool>,
-) -> anyhow::Result<Arc<App>> {
+) -> anyhow::Result<(Arc<App>, Option<NearLoad>)> {
     let data_dir = config.effective_data_dir();
     let (store, _moved_aside) =
         crate::store::open_or_recover(&data_dir, &StoreOptions::from_config(&config))
@@ -72,18 +77,38 @@ pub fn build_app(
         store,
         http,
     ));
-    match app.load_from_store() {
+    let near = match app.load_near_from_store(NEAR_HOURS) {
+        Ok(near) => {
+            let n = app.snapshot().occurrences.len();
+            tracing::info!(
+                events = n,
+                hours = NEAR_HOURS,
+                "loaded the near part of the last good events"
+            );
+            Some(near)
+        }
+        // Corrupt stored data must not keep the kiosk down: the next refresh replaces it.
+        Err(e) => {
+            tracing::error!(error = %e, "cannot load stored events; starting empty");
+            None
+        }
+    };
+    if let Err(e) = refresh::seed_status(&app, feeds) {
+        tracing::error!(error = %e, "cannot load stored source states");
+    }
+    Ok((app, near))
+}
+
+/// The rest of the stored windows, after the near part is served.
+fn load_rest(app: &App, near: NearLoad) {
+    match app.load_rest_from_store(near) {
         Ok(()) => {
             let n = app.snapshot().occurrences.len();
             tracing::info!(events = n, "loaded the last good events from the store");
         }
-        // Corrupt stored data must not keep the kiosk down: the next refresh replaces it.
         Err(e) => tracing::error!(error = %e, "cannot load stored events; starting empty"),
     }
-    if let Err(e) = refresh::seed_status(&app, feeds) {
-        tracing::error!(error = %e, "cannot load stored source states");
-    }
-    Ok(app)
+    crate::sys::release_free_memory();
 }
 
 /// Spool files of large bodies left behind by a process that was killed mid-fetch.
@@ -115,7 +140,7 @@ pub async fn run(
         config.optimization.flags().http_pool,
         FallbackSettings::from_config(&config.optimization),
     )?;
-    let app = {
+    let (app, near) = {
         let (config, feeds) = (config.clone(), feeds.clone());
         let http = clients.pool().clone();
         tokio::task::spawn_blocking(move || build_app(config, &feeds, Some(http))).await??
@@ -198,6 +223,12 @@ pub async fn run(
     // which probes this server over loopback.
     let opts = crate::server::ServeOptions::from_config(&config.server);
     crate::ops::ready(&app.pipeline.status_line());
+    if let Some(near) = near {
+        let app = app.clone();
+        tasks.spawn(async move {
+            let _ = tokio::task::spawn_blocking(move || load_rest(&app, near)).await;
+        });
+    }
     if let Ok(bound) = listener.local_addr()
         && let Some(watchdog) = crate::ops::watchdog(app.clone(), opts.health.clone(), bound)
     {

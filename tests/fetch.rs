@@ -244,14 +244,27 @@ async fn large_streamed_body_is_spooled_and_cleaned_up() {
     };
     assert_eq!(b.bytes.len(), len);
     // The server repeats one 64 KiB block; the spooled body must come back byte for byte.
-    let block = &b.bytes[..64 * 1024];
+    let bytes = b.bytes.to_vec().unwrap();
+    let block = &bytes[..64 * 1024];
     assert!(block.starts_with(b"X-FILLER:aaaa"));
-    assert!(b.bytes.chunks(64 * 1024).all(|c| block.starts_with(c)));
-    assert_eq!(
-        std::fs::read_dir(spool.path()).unwrap().count(),
-        0,
-        "spool removed"
-    );
+    assert!(bytes.chunks(64 * 1024).all(|c| block.starts_with(c)));
+    // The engine reads the body from its spool file, which goes with the body.
+    let spooled = || std::fs::read_dir(spool.path()).unwrap().count();
+    assert_eq!(spooled(), 1, "the body stays in its spool file");
+    drop(b);
+    assert_eq!(spooled(), 0, "spool removed with the body");
+    // A declared length past the threshold is spooled too (issue #16: never held whole).
+    feed.set(Mode::Huge {
+        len,
+        chunked: false,
+    });
+    let FetchOutcome::Body(b) = f.fetch(&src, None).await.unwrap() else {
+        panic!()
+    };
+    assert_eq!(b.bytes.to_vec().unwrap(), bytes);
+    assert_eq!(spooled(), 1, "a large body with a length is spooled");
+    drop(b);
+    assert_eq!(spooled(), 0);
     // Over the cap while spooling: refused, spool removed too.
     feed.set(Mode::Huge {
         len: 20 * 1024 * 1024,

@@ -3,7 +3,9 @@
 //!   the feed down: the last good meeting is served from SQLite by the very first request;
 //! - health after that restart names the failing source and keeps the previous success time;
 //! - a skip survives a re-parse of a changed feed (occurrence ids are stable) and a restart;
-//! - a source removed from the configuration is forgotten at the next start.
+//! - a source removed from the configuration is forgotten at the next start;
+//! - a restart serves the near part of the stored window first, then the rest follows (a
+//!   meeting five days ahead comes back with the feed down).
 //!
 //! Needs the `fault-injection` feature: it allows a 1-second refresh interval.
 #![cfg(feature = "fault-injection")]
@@ -138,4 +140,34 @@ fn removed_source_is_forgotten() {
         .collect();
     assert_eq!(names, vec![json!("demo")]);
     assert_ne!(k.next_subject().as_deref(), Some("Standup"));
+}
+
+#[test]
+fn the_rest_of_the_stored_window_follows_the_near_part() {
+    let feed = FeedServer::start(Mode::Ok {
+        body: ics(&[
+            ("soon", "Soon", 60, 30),
+            ("later", "Five days ahead", 5 * 24 * 60, 30),
+        ]),
+        etag: "\"v1\"".into(),
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut k = Binary::start_answering(&data, &env(&feed.url()));
+    wait_for(20, "the first good refresh", || {
+        (k.next_subject().as_deref() == Some("Soon")).then_some(())
+    });
+    k.kill();
+
+    // Feed down: the near part answers, and the meeting past the next 48 hours follows.
+    feed.set(Mode::Refuse);
+    let k = Binary::start_answering(&data, &env(&feed.url()));
+    assert_eq!(k.next_subject().as_deref(), Some("Soon"), "{}", k.log());
+    let from = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ");
+    let to = (chrono::Utc::now() + chrono::Duration::days(7)).format("%Y-%m-%dT%H:%M:%SZ");
+    let path = format!("/api/events?from={from}&to={to}");
+    wait_for(10, "the rest of the stored window", || {
+        let (_, v) = k.get(&path).ok()?;
+        v.to_string().contains("Five days ahead").then_some(())
+    });
 }

@@ -221,6 +221,97 @@ fn read_one(
     Ok((list, bad))
 }
 
+impl super::Store {
+    /// The near part of every stored window: the occurrences overlapping `[from, to)` (all-day
+    /// ones by date, with a day of slack for the zone), in stored order, with only the text
+    /// they use. A restart answers from it before the whole window is read (issue #16).
+    /// Rows that do not decode are left out here; [`super::Store::load_windows`] counts them.
+    pub fn load_windows_near(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<BTreeMap<String, Vec<Occurrence>>, StoreError> {
+        let conn = self.reader("store.load_windows_near")?;
+        let read = read_near(&conn, from, to);
+        super::release_cache(&conn);
+        read
+    }
+
+    /// How many occurrences each stored window holds (without reading them).
+    pub fn window_counts(&self) -> Result<BTreeMap<String, usize>, StoreError> {
+        let conn = self.reader("store.window_counts")?;
+        let mut stmt = conn.prepare("SELECT source, count FROM windows")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+        let mut out = BTreeMap::new();
+        for row in rows {
+            let (source, count) = row?;
+            out.insert(source, usize::try_from(count).unwrap_or(0));
+        }
+        Ok(out)
+    }
+}
+
+fn read_near(
+    conn: &Connection,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<BTreeMap<String, Vec<Occurrence>>, StoreError> {
+    let (from_ts, to_ts) = (from.timestamp(), to.timestamp());
+    let from_day = (from.date_naive() - EPOCH).num_days() - 1;
+    let to_day = (to.date_naive() - EPOCH).num_days() + 1;
+    const NEAR: &str = "source = ?1 AND ((all_day = 0 AND start < ?3 AND end >= ?2)
+                         OR (all_day = 1 AND start < ?5 AND end >= ?4))";
+    let mut out = BTreeMap::new();
+    let sources: Vec<String> = conn
+        .prepare("SELECT source FROM windows ORDER BY source")?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    for source in sources {
+        let args = params![source, from_ts, to_ts, from_day, to_day];
+        let mut details: HashMap<i64, Arc<Details>> = HashMap::new();
+        let mut stmt = conn.prepare(&format!(
+            "SELECT idx, uid, subject, description, location, attendees, organizer, class,
+                    declined
+             FROM window_details WHERE source = ?1 AND idx IN
+             (SELECT details FROM window_occurrences WHERE {NEAR})"
+        ))?;
+        let mut rows = stmt.query(args)?;
+        while let Some(r) = rows.next()? {
+            if let Some(d) = read_details(r) {
+                details.insert(r.get(0)?, Arc::new(d));
+            }
+        }
+        let mut stmt = conn.prepare(&format!(
+            "SELECT details, expanded, all_day, start, end, status, recurring
+             FROM window_occurrences WHERE {NEAR} ORDER BY seq"
+        ))?;
+        let mut rows = stmt.query(args)?;
+        let mut list = Vec::new();
+        while let Some(r) = rows.next()? {
+            let Some(d) = details.get(&r.get::<_, i64>(0)?) else {
+                continue;
+            };
+            let Some((start, end)) = decode_span(r.get(2)?, r.get(3)?, r.get(4)?) else {
+                continue;
+            };
+            let status: String = r.get(5)?;
+            let Some(status) = status_from_name(&status) else {
+                continue;
+            };
+            list.push(Occurrence {
+                details: Arc::clone(d),
+                start,
+                end,
+                status,
+                recurring: r.get(6)?,
+                expanded: r.get(1)?,
+            });
+        }
+        out.insert(source, list);
+    }
+    Ok(out)
+}
+
 /// Whether a window (possibly empty) is stored for `source`.
 pub(super) fn exists(conn: &Connection, source: &str) -> Result<bool, rusqlite::Error> {
     conn.query_row(

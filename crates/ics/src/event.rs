@@ -208,13 +208,15 @@ pub fn parse_time(p: &Property, value: &str, tz: &mut Resolver<'_>) -> Option<Ti
 
 /// Who a CAL-ADDRESS property names: its CN, else the address without `mailto:`.
 fn person(p: &Property) -> Option<String> {
-    if let Some(cn) = p.param("CN") {
-        let cn = cn.trim();
-        if !cn.is_empty() {
-            return Some(cn.to_string());
-        }
+    person_of(p.param("CN").unwrap_or(""), &p.value)
+}
+
+fn person_of(cn: &str, value: &str) -> Option<String> {
+    let cn = cn.trim();
+    if !cn.is_empty() {
+        return Some(cn.to_string());
     }
-    let v = p.value.trim();
+    let v = value.trim();
     let v = if v.len() >= 7 && v[..7].eq_ignore_ascii_case("mailto:") {
         &v[7..]
     } else {
@@ -260,14 +262,25 @@ fn status_of(c: &Component) -> Status {
 fn synth_uid(c: &Component) -> String {
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
+    // In feed order: the attendees are kept apart from the other properties.
+    let mut people = c.attendees.iter().peekable();
+    let line = |h: &mut Sha256, name: &str, value: &str| {
+        h.update(name.as_bytes());
+        h.update(b":");
+        h.update(value.as_bytes());
+        h.update(b"\n");
+    };
     for p in &c.props {
+        while let Some(a) = people.next_if(|a| a.line < p.line) {
+            line(&mut h, "ATTENDEE", a.value());
+        }
         if p.name == "DTSTAMP" {
             continue;
         }
-        h.update(p.name.as_bytes());
-        h.update(b":");
-        h.update(p.value.as_bytes());
-        h.update(b"\n");
+        line(&mut h, &p.name, &p.value);
+    }
+    for a in people {
+        line(&mut h, "ATTENDEE", a.value());
     }
     let d = h.finalize();
     let hex: String = d.iter().take(8).map(|b| format!("{b:02x}")).collect();
@@ -380,11 +393,35 @@ pub fn read_event(
         .prop("SEQUENCE")
         .and_then(|p| p.value.trim().parse().ok())
         .unwrap_or(0);
-    let attendees = c.props_named("ATTENDEE").filter_map(person).collect();
-    let declined = c.props_named("ATTENDEE").filter(|p| {
-        p.param("PARTSTAT")
-            .is_some_and(|s| s.trim().eq_ignore_ascii_case("DECLINED"))
-    });
+    // ATTENDEE lines read by the parser are packed apart; a component built by hand may still
+    // hold them as properties. Feed order either way.
+    let mut people: Vec<(usize, String)> = c
+        .props_named("ATTENDEE")
+        .filter_map(|p| person(p).map(|n| (p.line, n)))
+        .chain(
+            c.attendees
+                .iter()
+                .filter_map(|a| person_of(a.cn(), a.value()).map(|n| (a.line, n))),
+        )
+        .collect();
+    if !c.attendees.is_empty() && people.len() > c.attendees.len() {
+        people.sort_by_key(|(line, _)| *line);
+    }
+    let attendees = people.into_iter().map(|(_, n)| n).collect();
+    // Who declined (issue #13's owner matching): from packed lines and hand-built properties.
+    let declined = c
+        .props_named("ATTENDEE")
+        .filter(|p| {
+            p.param("PARTSTAT")
+                .is_some_and(|s| s.trim().eq_ignore_ascii_case("DECLINED"))
+        })
+        .map(|p| p.value.as_str())
+        .chain(
+            c.attendees
+                .iter()
+                .filter(|a| a.partstat().trim().eq_ignore_ascii_case("DECLINED"))
+                .map(|a| a.value()),
+        );
     let details = Arc::new(
         Details::from(EventText {
             uid: uid.clone(),
@@ -394,7 +431,7 @@ pub fn read_event(
             attendees,
             organizer: c.prop("ORGANIZER").and_then(person),
         })
-        .with_access(class_of(c), declined.map(|p| p.value.as_str())),
+        .with_access(class_of(c), declined),
     );
     Some(Event {
         uid,

@@ -13,6 +13,7 @@
 //! - [`event`]: VEVENT → typed event (times, span, busy status, people, rules).
 //! - [`expand`]: events → occurrences inside a window (RDATE, EXDATE, overrides, ids, bounds).
 //! - [`budget`]: the hard budgets of CPU and memory, and the error of a feed over one.
+//! - [`stream`]: a feed read by chunks, in passes, keeping only events that reach the window.
 //!
 //! The semantic decisions (id rule, status mapping, UNTIL repairs, zone resolution order,
 //! bounds) are documented where they are made ([`expand`], [`tz`], [`event`]) and summarised
@@ -23,6 +24,7 @@ pub mod event;
 pub mod expand;
 pub mod parse;
 pub mod recur;
+pub mod stream;
 pub mod tz;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -529,6 +531,9 @@ pub enum IcsError {
     /// Expanding the feed would cost more than a hard budget of [`crate::Limits`] allows.
     #[error("over budget: {0}")]
     OverBudget(OverBudget),
+    /// The bytes could not be read (a spool file that went away).
+    #[error("cannot read the feed: {0}")]
+    Read(String),
 }
 
 /// Parse `bytes` and expand every event into the window of `opts`.
@@ -536,91 +541,10 @@ pub enum IcsError {
 /// Fails when the bytes hold no VCALENDAR at all, or when expanding them would go over a hard
 /// budget of [`Limits`] (CPU or memory a real feed never needs); everything else (bad lines,
 /// unknown zones, invalid rules, bounds) is a warning and the rest of the feed is expanded.
+/// The bytes are read as a stream ([`stream::expand_source`]); a feed in a file is expanded
+/// the same way without reading it whole.
 pub fn expand_feed(bytes: &[u8], opts: &ExpandOptions) -> Result<Expansion, IcsError> {
-    let parsed = parse::parse(bytes, &opts.limits);
-    if parsed.calendars.is_empty() {
-        return Err(IcsError::NotACalendar("no BEGIN:VCALENDAR found".into()));
-    }
-    let mut warnings = parsed.warnings;
-    let mut bounds_hit = parsed.bounds_hit;
-    let vtimezones = parsed
-        .calendars
-        .iter()
-        .flat_map(|c| c.children.iter())
-        .filter(|c| c.name == "VTIMEZONE");
-    let mut resolver = tz::Resolver::new(vtimezones, opts.default_tz);
-    resolver.set_budget(&opts.limits);
-    let default = resolver.default_zone();
-    let mut events = Vec::new();
-    let mut problems = parsed.problems;
-    let mut stats = FeedStats {
-        lines_skipped: parsed.lines_skipped,
-        truncated: parsed.truncated,
-        ..FeedStats::default()
-    };
-    let mut order = 0;
-    for cal in &parsed.calendars {
-        // Floating times of this calendar are in its X-WR-TIMEZONE, if it names one.
-        resolver.set_calendar_zone(cal.prop("X-WR-TIMEZONE").map(|p| p.value.as_str()));
-        for c in cal.children.iter().filter(|c| c.name == "VEVENT") {
-            let rules = c.props_named("RRULE").count();
-            match event::read_event(
-                c,
-                order,
-                &opts.limits,
-                &mut resolver,
-                &mut warnings,
-                &mut problems,
-            ) {
-                Some(ev) => {
-                    stats.rules_ignored += rules - ev.rrules.len();
-                    stats.events_parsed += 1;
-                    events.push(ev);
-                }
-                None => stats.events_skipped += 1,
-            }
-            if let Some((budget, limit)) = resolver.over_budget {
-                let uid = c.prop("UID").map(|p| p.value.clone()).unwrap_or_default();
-                return Err(IcsError::OverBudget(OverBudget { budget, limit, uid }));
-            }
-            order += 1;
-        }
-    }
-    problems.sort_by_key(|p| p.line);
-    stats.problems = problems;
-    stats.zones_used = std::mem::take(&mut resolver.used);
-    stats.zones_unresolved = std::mem::take(&mut resolver.unresolved);
-    warnings.append(&mut resolver.warnings);
-    let candidates_left = resolver.candidates_left;
-    // The events own everything they need: free the component tree (about the size of the
-    // feed again) before the occurrences are built, to keep the peak memory down.
-    drop(resolver);
-    drop(parsed.calendars);
-    let mut occurrences = Vec::new();
-    let mut budget = expand::Budget {
-        opts,
-        warnings: &mut warnings,
-        bounds_hit: &mut bounds_hit,
-        produced: 0,
-        steps_left: expand::MAX_FEED_STEPS,
-        candidates_left,
-        over: None,
-    };
-    expand::expand_events(events, &default, &mut budget, &mut occurrences);
-    if let Some(over) = budget.over {
-        return Err(IcsError::OverBudget(over));
-    }
-    let tz = opts.default_tz;
-    occurrences.sort_by(|a, b| {
-        a.cmp_start_then_id(b, tz)
-            .then_with(|| a.end_utc(tz).cmp(&b.end_utc(tz)))
-    });
-    Ok(Expansion {
-        occurrences,
-        warnings,
-        bounds_hit,
-        stats,
-    })
+    stream::expand_source(&bytes, opts)
 }
 
 /// A start or end as the API and `calendarbot expand` write it: RFC 3339 UTC with `Z` and no

@@ -16,6 +16,9 @@
 
 use super::Limits;
 
+mod streamer;
+pub use streamer::{Piece, Streamer};
+
 /// One content line: `NAME;PARAMS:value`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Property {
@@ -51,6 +54,86 @@ pub struct Component {
     pub children: Vec<Component>,
     /// 1-based line of its BEGIN (0 when not read from a feed).
     pub line: usize,
+    /// Its ATTENDEE lines, packed (the parser keeps them here, not in `props`: an all-hands
+    /// meeting can carry 100,000 of them, and a [`Property`] costs ~450 bytes of heap).
+    pub attendees: Vec<Attendee>,
+}
+
+/// One ATTENDEE line, packed into one allocation: the address (the value), and the `CN`,
+/// `PARTSTAT` and `EMAIL` parameters, which is all a kiosk uses of it (who is invited, and
+/// whether the owner declined).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Attendee {
+    /// value, CN, PARTSTAT, EMAIL back to back.
+    packed: Box<str>,
+    /// End offsets of the first three parts in `packed`.
+    ends: [u32; 3],
+    /// 1-based line it starts on.
+    pub line: usize,
+}
+
+impl Attendee {
+    fn part(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        let end = self.ends.get(i).map_or(self.packed.len(), |e| *e as usize);
+        &self.packed[start..end]
+    }
+
+    /// The raw value (usually `mailto:…`).
+    pub fn value(&self) -> &str {
+        self.part(0)
+    }
+
+    /// The `CN` parameter (empty when absent).
+    pub fn cn(&self) -> &str {
+        self.part(1)
+    }
+
+    /// The `PARTSTAT` parameter (empty when absent), as written.
+    pub fn partstat(&self) -> &str {
+        self.part(2)
+    }
+
+    /// The `EMAIL` parameter (empty when absent).
+    pub fn email(&self) -> &str {
+        self.part(3)
+    }
+}
+
+impl From<&Property> for Attendee {
+    fn from(p: &Property) -> Self {
+        let parts = [
+            p.value.as_str(),
+            p.param("CN").unwrap_or(""),
+            p.param("PARTSTAT").unwrap_or(""),
+            p.param("EMAIL").unwrap_or(""),
+        ];
+        let mut packed = String::with_capacity(parts.iter().map(|x| x.len()).sum());
+        let mut ends = [0u32; 3];
+        for (i, part) in parts.iter().enumerate() {
+            packed.push_str(part);
+            if let Some(e) = ends.get_mut(i) {
+                // A line is at most 64 KiB (Limits::max_line_bytes), so this never saturates.
+                *e = u32::try_from(packed.len()).unwrap_or(u32::MAX);
+            }
+        }
+        Attendee {
+            packed: packed.into_boxed_str(),
+            ends,
+            line: p.line,
+        }
+    }
+}
+
+impl std::fmt::Debug for Attendee {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Attendee")
+            .field("value", &self.value())
+            .field("cn", &self.cn())
+            .field("partstat", &self.partstat())
+            .field("line", &self.line)
+            .finish()
+    }
 }
 
 impl Component {
@@ -105,154 +188,20 @@ pub struct Parsed {
 
 /// Parse a feed. Never fails: a feed without any VCALENDAR yields an empty `calendars`.
 pub fn parse(bytes: &[u8], limits: &Limits) -> Parsed {
-    let text = String::from_utf8_lossy(bytes);
-    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-    let mut out = Parsed::default();
-    let mut stack: Vec<Component> = Vec::new();
-    // Depth of components being skipped (too deep, or unknown content above the bound).
-    let mut skipping: usize = 0;
-    let mut events_seen: usize = 0;
-    let mut skipped_lines: usize = 0;
-    let mut cut_lines: usize = 0;
-
-    let mut problems: Vec<Problem> = Vec::new();
-    // Where each open component began (parallel to `stack`).
-    let mut begun: Vec<usize> = Vec::new();
-    for_each_line(
-        text,
-        limits.max_line_bytes,
-        &mut cut_lines,
-        |line_no, raw| {
-            let Some(mut prop) = split_line(raw) else {
-                if !raw.trim().is_empty() {
-                    skipped_lines += 1;
-                    note(
-                        &mut problems,
-                        Some(line_no),
-                        format!("malformed line skipped: {:?}", excerpt(raw)),
-                    );
-                }
-                return;
-            };
-            prop.line = line_no;
-            match prop.name.as_str() {
-                "BEGIN" => {
-                    let name = prop.value.trim().to_ascii_uppercase();
-                    if skipping > 0 {
-                        skipping += 1;
-                        return;
-                    }
-                    if stack.len() >= limits.max_nesting {
-                        out.bounds_hit += 1;
-                        out.warnings.push(format!(
-                            "component {name} nested deeper than {} levels: skipped",
-                            limits.max_nesting
-                        ));
-                        skipping = 1;
-                        return;
-                    }
-                    if name == "VEVENT" {
-                        events_seen += 1;
-                        if events_seen == limits.max_events + 1 {
-                            out.bounds_hit += 1;
-                            out.warnings.push(format!(
-                                "more than {} events in the feed: the rest are ignored",
-                                limits.max_events
-                            ));
-                        }
-                        if events_seen > limits.max_events {
-                            skipping = 1;
-                            return;
-                        }
-                    }
-                    // Outside a VCALENDAR only a VCALENDAR may start.
-                    if stack.is_empty() && name != "VCALENDAR" {
-                        skipping = 1;
-                        return;
-                    }
-                    stack.push(Component {
-                        name,
-                        line: line_no,
-                        ..Component::default()
-                    });
-                    begun.push(line_no);
-                }
-                "END" => {
-                    if skipping > 0 {
-                        skipping -= 1;
-                        return;
-                    }
-                    let name = prop.value.trim().to_ascii_uppercase();
-                    // Close up to the matching BEGIN; an END without BEGIN is ignored.
-                    if let Some(pos) = stack.iter().rposition(|c| c.name == name) {
-                        while stack.len() > pos + 1 {
-                            let child = stack.pop().expect("non-empty");
-                            let at = begun.pop();
-                            note(
-                                &mut problems,
-                                at,
-                                format!(
-                                    "BEGIN:{} has no END:{} (closed by END:{name})",
-                                    child.name, child.name
-                                ),
-                            );
-                            attach(&mut stack, &mut out, child);
-                        }
-                        let done = stack.pop().expect("non-empty");
-                        begun.pop();
-                        attach(&mut stack, &mut out, done);
-                    } else {
-                        skipped_lines += 1;
-                        note(
-                            &mut problems,
-                            Some(line_no),
-                            format!("END:{name} without BEGIN:{name} skipped"),
-                        );
-                    }
-                }
-                _ => {
-                    if skipping > 0 {
-                        return;
-                    }
-                    if let Some(top) = stack.last_mut() {
-                        top.props.push(prop);
-                    }
-                }
-            }
-        },
-    );
-    // Unterminated components (truncated download): keep what was read, and say so: a
-    // calendar that does not end where a calendar ends was cut, and the caller decides whether
-    // a smaller calendar is acceptable (the service refuses it, `expand` shows what is there).
-    if let Some(innermost) = stack.last() {
-        let open: Vec<&str> = stack.iter().map(|c| c.name.as_str()).collect();
-        out.truncated = Some(format!(
-            "the feed ends inside {} (line {}): no END:{}",
-            innermost.name,
-            begun.last().copied().unwrap_or(0),
-            open.first().copied().unwrap_or("VCALENDAR"),
-        ));
-        out.warnings.push(format!(
-            "truncated: {}",
-            out.truncated.as_deref().unwrap_or("")
-        ));
-    }
-    while let Some(c) = stack.pop() {
-        attach(&mut stack, &mut out, c);
-    }
-    out.lines_skipped = skipped_lines;
-    out.problems = problems;
-    if cut_lines > 0 {
-        out.bounds_hit += 1;
-        out.warnings.push(format!(
-            "{cut_lines} line(s) longer than {} bytes were cut",
-            limits.max_line_bytes
-        ));
-    }
-    if skipped_lines > 0 {
-        out.warnings
-            .push(format!("{skipped_lines} malformed line(s) skipped"));
-    }
+    let mut calendars: Vec<Component> = Vec::new();
+    let mut children: Vec<Component> = Vec::new();
+    let mut s = Streamer::new(limits, false);
+    let mut sink = |piece: Piece| match piece {
+        Piece::CalendarBegin => {}
+        Piece::Child(c) => children.push(c),
+        Piece::CalendarEnd(mut c) => {
+            c.children = std::mem::take(&mut children);
+            calendars.push(c);
+        }
+    };
+    s.push(bytes, &mut sink);
+    let mut out = s.finish(&mut sink);
+    out.calendars = calendars;
     out
 }
 
@@ -265,78 +214,7 @@ pub fn excerpt(s: &str) -> String {
     t
 }
 
-fn attach(stack: &mut [Component], out: &mut Parsed, c: Component) {
-    match stack.last_mut() {
-        Some(parent) => parent.children.push(c),
-        None => out.calendars.push(c),
-    }
-}
-
-/// Call `f` with every unfolded logical line and the 1-based number of the physical line it
-/// starts on. Continuation lines (starting with a space or a tab) are appended to the previous
-/// line; logical lines longer than `max` bytes are cut at a character boundary and counted in
-/// `cut`. Unfolded lines reuse one buffer, so memory stays at the size of the feed plus the
-/// longest line.
-fn for_each_line(text: &str, max: usize, cut: &mut usize, mut f: impl FnMut(usize, &str)) {
-    let mut buf = String::new();
-    let mut over = false;
-    let mut have = false;
-    let mut first_line = 0usize;
-    let mut flush = |buf: &mut String, over: &mut bool, have: &mut bool, at: usize| {
-        if *have {
-            if *over {
-                *cut += 1;
-            }
-            f(at, buf);
-        }
-        buf.clear();
-        *over = false;
-        *have = false;
-    };
-    for (i, line) in physical_lines(text).enumerate() {
-        if let Some(tail) = line.strip_prefix([' ', '\t'])
-            && have
-        {
-            push_bounded(&mut buf, tail, max, &mut over);
-            continue;
-        }
-        flush(&mut buf, &mut over, &mut have, first_line);
-        if line.is_empty() {
-            continue;
-        }
-        push_bounded(&mut buf, line, max, &mut over);
-        have = true;
-        first_line = i + 1;
-    }
-    flush(&mut buf, &mut over, &mut have, first_line);
-}
-
-/// Physical lines, split on CRLF, LF or a lone CR.
-fn physical_lines(text: &str) -> impl Iterator<Item = &str> {
-    let mut rest = text;
-    std::iter::from_fn(move || {
-        if rest.is_empty() {
-            return None;
-        }
-        let bytes = rest.as_bytes();
-        let i = bytes
-            .iter()
-            .position(|&b| b == b'\n' || b == b'\r')
-            .unwrap_or(bytes.len());
-        let line = &rest[..i];
-        let mut j = i;
-        if j < bytes.len() && bytes[j] == b'\r' {
-            j += 1;
-        }
-        if j < bytes.len() && bytes[j] == b'\n' {
-            j += 1;
-        }
-        rest = &rest[j..];
-        Some(line)
-    })
-}
-
-fn push_bounded(buf: &mut String, s: &str, max: usize, over: &mut bool) {
+pub(crate) fn push_bounded(buf: &mut String, s: &str, max: usize, over: &mut bool) {
     if buf.len() >= max {
         if !s.is_empty() {
             *over = true;
