@@ -49,11 +49,12 @@ pub(crate) struct KioskFacts {
 /// last (ties: the later in calendar order).
 pub(crate) fn current(snap: &Snapshot, now: DateTime<Utc>, tz: Tz) -> Option<&Occurrence> {
     let started = snap.occurrences.partition_point(|o| o.start_utc(tz) < now);
+    // Newest start first (calendar order reversed), so the first match is the one that started
+    // last, ties going to the later in calendar order; the scan stops there.
     snap.occurrences[..started]
         .iter()
         .rev()
-        .filter(|o| !o.all_day() && o.end_utc(tz) > now && is_candidate(o, snap, now))
-        .max_by_key(|o| o.start_utc(tz))
+        .find(|o| !o.all_day() && o.end_utc(tz) > now && is_candidate(o, snap, now))
 }
 
 /// Candidates after `next` that start before the next local midnight (in `tz`) after `now`,
