@@ -338,4 +338,27 @@ mod tests {
         assert!(err.contains("fetch:slow-feed"), "{err}");
         assert_eq!(p.check_leaks(), 1);
     }
+
+    #[test]
+    fn dropping_idle_connections_rebuilds_the_client_and_an_open_breaker_fails_health() {
+        let b = breaker(1, Duration::from_secs(60), Duration::from_secs(300));
+        let p = HttpPool::new(build(), true, b, Duration::from_secs(60));
+        assert!(p.drop_idle(), "the client built at start is dropped");
+        assert!(!p.drop_idle(), "nothing left to drop");
+        let l = p.lease("fetch:a").unwrap();
+        assert!(
+            l.is_pooled(),
+            "a new shared client is built for the next fetch"
+        );
+        assert!(format!("{l:?}").contains("pooled: true"));
+        assert!(format!("{p:?}").contains("HttpPool"));
+        drop(l);
+        p.breaker().record_failure("connection refused");
+        let err = p.health_check().unwrap_err();
+        assert!(err.contains("connection refused"), "{err}");
+        assert!(
+            !p.lease("fetch:b").unwrap().is_pooled(),
+            "plain path while open"
+        );
+    }
 }

@@ -118,3 +118,59 @@ fn leak_is_reported_with_its_holder() {
     assert_eq!(p.check_leaks(), 1);
     assert_eq!(p.stats().leaks_reported, 1);
 }
+
+#[test]
+fn a_waiting_caller_gets_the_slot_when_it_is_returned() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = PoolOptions {
+        checkout_timeout: Duration::from_secs(5),
+        ..Default::default()
+    };
+    let p = pool(dir.path(), opts);
+    let held = p.writer("first").unwrap();
+    let p2 = p.clone();
+    let waiter = std::thread::spawn(move || p2.writer("second").map(|c| c.is_pooled()));
+    std::thread::sleep(Duration::from_millis(100));
+    drop(held);
+    assert!(
+        waiter.join().unwrap().unwrap(),
+        "the waiter got the pooled writer"
+    );
+    let s = p.stats();
+    assert_eq!(s.writer.waits, 1);
+    assert!(s.writer.wait_ms_total >= 50, "{s:?}");
+    assert_eq!(s.fresh_connections, 0);
+    assert!(format!("{p:?}").contains("t.db"));
+    assert_eq!(p.path(), dir.path().join("t.db"));
+}
+
+#[test]
+fn a_connection_returned_inside_a_transaction_is_closed_not_reused() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = pool(dir.path(), PoolOptions::default());
+    {
+        let w = p.writer("panicky").unwrap();
+        w.execute_batch("BEGIN; INSERT INTO t VALUES (1);").unwrap();
+        assert!(format!("{w:?}").contains("pooled: true"));
+    }
+    assert_eq!(p.stats().writer.open, 0, "closed, slot free");
+    let w = p.writer("next").unwrap();
+    assert!(w.is_pooled());
+    let n: i64 = w
+        .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 0, "the open transaction was rolled back");
+}
+
+#[test]
+fn a_reader_that_cannot_open_is_an_error_then_the_plain_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = pool(dir.path(), PoolOptions::default());
+    // The database file's directory goes away: a new reader cannot be opened.
+    std::fs::remove_dir_all(dir.path()).unwrap();
+    assert!(p.reader("after-delete").is_err());
+    let s = p.stats();
+    assert_eq!(s.readers.failures, 1, "{s:?}");
+    assert_eq!(s.readers.open, 0);
+    assert_eq!(p.close_idle_readers(), 0);
+}
