@@ -11,7 +11,7 @@ import sys
 # module -> minimum line coverage, percent (what ci/coverage.sh reached; see
 # docs/operations.md, "Coverage"). Raise a floor when the figure rises; never lower one
 # without saying why in the docs.
-FLOORS = {"pool": 90.0, "pipeline": 90.0}
+FLOORS = {"pool": 95.0, "pipeline": 95.0}
 
 
 def module_of(path):
