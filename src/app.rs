@@ -81,7 +81,7 @@ fn cap_skips(skips: &mut crate::snapshot::SkipMap, newest: &str, now: DateTime<U
 }
 
 impl App {
-    /// Build the hub with an empty snapshot; call [`App::load_from_store`] next. The parts
+    /// Build the hub with an empty snapshot; call [`App::load_near_from_store`] next. The parts
     /// are built by the caller (`service::hub` assembles them).
     pub fn new(
         config: Arc<Config>,
@@ -129,31 +129,6 @@ impl App {
         self.tx.subscribe()
     }
 
-    /// Load the last good windows and the skips from SQLite and publish them.
-    pub fn load_from_store(&self) -> Result<(), StoreError> {
-        let windows = self.store.load_windows()?;
-        let skips = self.store.load_skips(self.clock.now())?;
-        let mut p = self.lock();
-        let any = !windows.is_empty();
-        let tz = self.default_tz;
-        p.per_source = windows
-            .into_iter()
-            .map(|(k, v)| {
-                let mut v = self.policy_for(&k).apply(v);
-                sort_occurrences(&mut v, tz);
-                (k, Arc::new(v))
-            })
-            .collect();
-        p.skips = Arc::new(skips.into_iter().map(|(k, v)| (Arc::from(k), v)).collect());
-        remerge(&mut p, tz);
-        self.publish(&mut p);
-        drop(p);
-        if any {
-            self.status.update(|s| s.event_window_initialized = true);
-        }
-        Ok(())
-    }
-
     /// Restart, first step: load and publish the near part of the stored windows (what
     /// overlaps the next `hours` hours) and the skips, so the first answers come at once.
     /// Returns what was published, for [`App::load_rest_from_store`].
@@ -168,9 +143,8 @@ impl App {
         p.per_source = near
             .into_iter()
             .map(|(k, v)| {
-                let mut v = self.policy_for(&k).apply(v);
-                sort_occurrences(&mut v, tz);
-                (k, Arc::new(v))
+                let v = self.prepared(&k, v);
+                (k, v)
             })
             .collect();
         p.skips = Arc::new(skips.into_iter().map(|(k, v)| (Arc::from(k), v)).collect());
@@ -194,9 +168,8 @@ impl App {
                 _ => false,
             };
             if untouched {
-                let mut v = self.policy_for(&k).apply(v);
-                sort_occurrences(&mut v, tz);
-                p.per_source.insert(k, Arc::new(v));
+                let v = self.prepared(&k, v);
+                p.per_source.insert(k, v);
             }
         }
         remerge(&mut p, tz);
@@ -206,6 +179,14 @@ impl App {
             self.status.update(|s| s.event_window_initialized = true);
         }
         Ok(())
+    }
+
+    /// A source's window as the snapshot holds it: its policy applied, in snapshot order.
+    /// Every way into the snapshot (a refresh, both steps of a restart) goes through here.
+    fn prepared(&self, source: &str, occurrences: Vec<Occurrence>) -> Arc<Vec<Occurrence>> {
+        let mut v = self.policy_for(source).apply(occurrences);
+        sort_occurrences(&mut v, self.default_tz);
+        Arc::new(v)
     }
 
     /// The `owner` / `privacy` settings of source `name` (none for the demo calendar).
@@ -221,11 +202,9 @@ impl App {
     /// Replace the occurrences of one source (already saved to the store by the caller). The
     /// source's policy ([`crate::policy`]) is applied here, on the way into the snapshot.
     pub fn set_source_occurrences(&self, source: &str, occurrences: Vec<Occurrence>) {
-        let mut occurrences = self.policy_for(source).apply(occurrences);
-        sort_occurrences(&mut occurrences, self.default_tz);
+        let occurrences = self.prepared(source, occurrences);
         let mut p = self.lock();
-        p.per_source
-            .insert(source.to_string(), Arc::new(occurrences));
+        p.per_source.insert(source.to_string(), occurrences);
         remerge(&mut p, self.default_tz);
         self.publish(&mut p);
         drop(p);

@@ -209,6 +209,14 @@ impl Dropped {
     }
 }
 
+/// Floating times of the `i`-th calendar are in its X-WR-TIMEZONE, if it names one.
+fn calendar_zone(calendars: &[Component], i: usize) -> Option<&str> {
+    calendars
+        .get(i)
+        .and_then(|c| c.prop("X-WR-TIMEZONE"))
+        .map(|p| p.value.as_str())
+}
+
 /// Parse and expand the feed in `src` into the window of `opts` (see the module docs).
 pub fn expand_source(src: &dyn Source, opts: &ExpandOptions) -> Result<Expansion, IcsError> {
     // Pass 1: calendar properties and zones.
@@ -248,12 +256,7 @@ pub fn expand_source(src: &dyn Source, opts: &ExpandOptions) -> Result<Expansion
     let mut calendar = 0usize;
     let parsed = pass(src, opts, false, &mut |piece| match piece {
         Piece::CalendarBegin => {
-            // Floating times of this calendar are in its X-WR-TIMEZONE, if it names one.
-            let zone = calendars
-                .get(calendar)
-                .and_then(|c| c.prop("X-WR-TIMEZONE"))
-                .map(|p| p.value.as_str());
-            resolver.set_calendar_zone(zone);
+            resolver.set_calendar_zone(calendar_zone(&calendars, calendar));
             calendar += 1;
         }
         Piece::Child(c) if c.name == "VEVENT" && over.is_none() => {
@@ -314,11 +317,7 @@ pub fn expand_source(src: &dyn Source, opts: &ExpandOptions) -> Result<Expansion
         let mut calendar = 0usize;
         pass(src, opts, false, &mut |piece| match piece {
             Piece::CalendarBegin => {
-                let zone = calendars
-                    .get(calendar)
-                    .and_then(|c| c.prop("X-WR-TIMEZONE"))
-                    .map(|p| p.value.as_str());
-                resolver.set_calendar_zone(zone);
+                resolver.set_calendar_zone(calendar_zone(&calendars, calendar));
                 calendar += 1;
             }
             Piece::Child(c) if c.name == "VEVENT" && over.is_none() => {
