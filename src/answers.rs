@@ -431,7 +431,7 @@ pub(crate) struct SystemDiagnostics {
     pub event_loop_running: bool,
     /// "rust".
     pub runtime: &'static str,
-    /// calendarbot's version.
+    /// calendarbot's release version (`version::version`).
     pub version: &'static str,
 }
 
@@ -442,7 +442,7 @@ impl SystemDiagnostics {
             python_version: None,
             event_loop_running: true,
             runtime: "rust",
-            version: env!("CARGO_PKG_VERSION"),
+            version: crate::version::version(),
         }
     }
 }

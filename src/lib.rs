@@ -13,6 +13,7 @@
 //!   framebuffer's ioctls).
 //! - [`ics`]: the pure RFC 5545 engine (the workspace crate `crates/ics`): parse, time zones,
 //!   recurrence. Re-exported here so the rest of the crate says `crate::ics`.
+//! - [`version`]: the release version (stamped by `ci/release.sh`), git commit, build profile.
 //! - [`config`]: layered configuration (defaults < TOML < `CALENDARBOT_*`) and validation.
 //! - `breaker`, `batch`, `pool`: circuit breakers, write batching, the connection manager
 //!   (SQLite pool, shared HTTP client): the leaves of the optimisation layer.
@@ -70,4 +71,5 @@ pub mod service;
 pub mod snapshot;
 pub mod store;
 mod sys;
+pub mod version;
 pub mod voice;

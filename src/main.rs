@@ -1,6 +1,6 @@
 //! The `calendarbot` command line: parse arguments, build the parts, run. Nothing else.
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -43,7 +43,14 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // The version line is the release's (stamped by ci/release.sh), its commit and profile.
+    let matches = Cli::command()
+        .version(calendarbot::version::long())
+        .get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     let config = cli.config.as_deref();
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => calendarbot::service::serve_command(config),
