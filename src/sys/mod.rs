@@ -80,6 +80,15 @@ pub(crate) fn release_file_pages() -> std::io::Result<usize> {
     Ok(released)
 }
 
+/// A volatile copy of a static's value: what the binary's bytes hold now, which the compiler
+/// may not assume to be the initializer. `version` reads its release stamp this way, because
+/// `ci/release.sh` rewrites those bytes in the built file.
+pub(crate) fn read_volatile<T: Copy>(value: &'static T) -> T {
+    // SAFETY: the reference is valid, aligned and points to an initialised `T` for the whole
+    // program; `T: Copy`, so copying it out leaves nothing to drop twice.
+    unsafe { std::ptr::read_volatile(value) }
+}
+
 #[cfg(test)]
 mod tests {
     fn rss_file_kib() -> u64 {
@@ -103,13 +112,4 @@ mod tests {
         assert_eq!(v[42], "042");
         assert!(rss_file_kib() > after);
     }
-}
-
-/// A volatile copy of a static's value: what the binary's bytes hold now, which the compiler
-/// may not assume to be the initializer. `version` reads its release stamp this way, because
-/// `ci/release.sh` rewrites those bytes in the built file.
-pub(crate) fn read_volatile<T: Copy>(value: &'static T) -> T {
-    // SAFETY: the reference is valid, aligned and points to an initialised `T` for the whole
-    // program; `T: Copy`, so copying it out leaves nothing to drop twice.
-    unsafe { std::ptr::read_volatile(value) }
 }
