@@ -29,11 +29,11 @@ export LC_ALL=C TZ=UTC
 
 usage() { sed -n '7,20p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 64; }
 out='' version='' channel=stable key=${CALENDARBOT_RELEASE_KEY:-} base='' pub='' binary=''
-allow_dirty=0 any_arch=0
+allow_dirty=0 any_arch=0 version_given=0
 while [ "$#" -gt 0 ]; do
     case "$1" in
     --out) out=${2:?}; shift 2 ;;
-    --version) version=${2:?}; shift 2 ;;
+    --version) version=${2-}; version_given=1; shift 2 ;;
     --channel) channel=${2:?}; shift 2 ;;
     --key) key=${2:?}; shift 2 ;;
     --base-image) base=${2:?}; shift 2 ;;
@@ -50,7 +50,7 @@ done
 # ---- inputs, all checked before anything is built or written -----------------------------
 [ -x "$PY" ] || die "$PY is needed (Debian's python3)"
 command -v openssl >/dev/null || die "openssl is needed"
-if [ -z "$version" ]; then
+if [ "$version_given" = 0 ]; then
     version=$(awk -F'"' '/^version *=/ { print $2; exit }' Cargo.toml)
 fi
 "$PY" "$here/release.py" version "$version"
