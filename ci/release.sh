@@ -48,8 +48,8 @@ done
 [ -n "$out" ] || { echo "error: --out DIR is required" >&2; usage; }
 
 # ---- inputs, all checked before anything is built or written -----------------------------
+ensure_release_tools
 [ -x "$PY" ] || die "$PY is needed (Debian's python3)"
-command -v openssl >/dev/null || die "openssl is needed"
 if [ "$version_given" = 0 ]; then
     version=$(awk -F'"' '/^version *=/ { print $2; exit }' Cargo.toml)
 fi
