@@ -95,7 +95,10 @@ fi
 
 # ---- the binary ---------------------------------------------------------------------------
 if [ -z "$binary" ]; then
-    "$here/cross-build.sh" >&2
+    # Built as ci/appliance.sh builds it, without SOURCE_DATE_EPOCH: cc-rs build scripts
+    # (aws-lc-sys, libsqlite3-sys) rerun when it changes, which would rebuild the C deps for
+    # every release instead of reusing the warm cross build (the Rust build does not read it).
+    env -u SOURCE_DATE_EPOCH "$here/cross-build.sh" >&2
     binary=target/$CALENDARBOT_TARGET/release/calendarbot
 fi
 [ -f "$binary" ] || die "no binary $binary"

@@ -11,7 +11,8 @@
 //!   127.0.0.1 with a real feed, reports it in `/api/health` (top level and system_diagnostics);
 //! - two runs give identical bytes for every artifact;
 //! - refused: a dirty tree, a version too long or not SemVer, a binary without the stamp
-//!   marker, a non-aarch64 binary without `--any-arch`, no key, a non-empty output directory;
+//!   marker or stamped already, a non-aarch64 binary without `--any-arch`, no key or not an
+//!   Ed25519 one, an image key file without the signing key, a non-empty output directory;
 //! - with the aarch64 build of ci/cross-build.sh (skipped without it, unless
 //!   CALENDARBOT_REQUIRE_CROSS=1): the image release on a synthetic base image, reproducible,
 //!   with the stamped binary and the release key laid into the image.
@@ -444,6 +445,11 @@ fn bad_inputs_are_refused() {
     let mut args = base(&out("k2"), "1.0.0");
     args[5] = out("release.pub");
     refused(&go(args), "not an Ed25519 private key");
+    // The image's key file must hold the signing key (a rotation adds blocks, never drops it).
+    let (_, other) = keypair(dir.path(), "other");
+    let mut args = base(&out("p"), "1.0.0");
+    args.extend(["--public-key".to_string(), other.to_str().unwrap().into()]);
+    refused(&go(args), "does not hold the signing key");
 }
 
 #[test]
