@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The appliance part of CI (.ci/run calls it before the test suite), every step timed:
-#   1. installs what tests/appliance.rs and tests/cross.rs need (image tools, systemd-analyze,
-#      python3 for the benchmark feed generator), idempotently;
+#   1. installs what tests/appliance.rs, tests/cross.rs and tests/release.rs need (image tools,
+#      openssl and xz for ci/release.sh, systemd-analyze, python3), idempotently;
 #   2. ci/cross-build.sh: the aarch64 release binary and its size / glibc / qemu-user checks;
 #   3. with CALENDARBOT_BOOT_TEST=1 (.ci/run sets it unless it is 0): ci/boot-test.sh, the
 #      emulated boot (docs/appliance.md has its timing and the decision to run it in CI), then
@@ -25,9 +25,10 @@ step() { # step NAME CMD...: run and time one step
 
 install_deps() {
     ensure_image_tools
+    ensure_release_tools
     ensure_pkgs systemd python3
 }
-step "install image tools, systemd-analyze, python3" install_deps
+step "install image tools, release tools (openssl, xz), systemd-analyze, python3" install_deps
 step "cross build (aarch64)" "$here/cross-build.sh"
 if [ "${CALENDARBOT_BOOT_TEST:-0}" = 1 ]; then
     step "emulated boot test" "$here/boot-test.sh"

@@ -80,6 +80,12 @@ ensure_image_tools() {
     ensure_pkgs e2fsprogs mtools dosfstools fdisk
 }
 
+# ensure_release_tools: what ci/release.sh needs beyond the image tools (openssl signs, xz
+# compresses the image, Debian's /usr/bin/python3 writes the bundle and manifest).
+ensure_release_tools() {
+    ensure_pkgs openssl xz-utils python3 git
+}
+
 # ensure_boot_tools: debootstrap and qemu-system-aarch64 (from bookworm-backports).
 ensure_boot_tools() {
     ensure_cross_tools

@@ -6,10 +6,20 @@
 # in the base image. Two builds from the same inputs (and the same SOURCE_DATE_EPOCH, by default
 # the last commit's time) give byte-identical images and manifests.
 #
-# usage: image/build.sh BASE_IMG BINARY OUT_IMG
+# The release key's public half goes in as /etc/calendarbot/release.pub (root, 0644), from
+# --public-key or CALENDARBOT_RELEASE_PUB: `calendarbot update` verifies bundles with it
+# (docs/updates.md). ci/release.sh always gives it; without one the image cannot take updates
+# (a warning says so).
+#
+# usage: image/build.sh [--public-key PUB] BASE_IMG BINARY OUT_IMG
 #   writes OUT_IMG and OUT_IMG.manifest.json (version, git commit, sha256 of binary and image)
 set -euo pipefail
-[ "$#" -eq 3 ] || { echo "usage: $0 BASE_IMG BINARY OUT_IMG" >&2; exit 64; }
+pub=${CALENDARBOT_RELEASE_PUB:-}
+if [ "${1:-}" = --public-key ]; then
+    pub=${2:?--public-key needs a file}
+    shift 2
+fi
+[ "$#" -eq 3 ] || { echo "usage: $0 [--public-key PUB] BASE_IMG BINARY OUT_IMG" >&2; exit 64; }
 base=$1 binary=$2 out=$3
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
@@ -19,6 +29,12 @@ ensure_image_tools
 
 [ -f "$base" ] || die "no base image $base"
 [ -f "$binary" ] || die "no binary $binary"
+if [ -n "$pub" ]; then
+    [ -r "$pub" ] || die "cannot read the public key file $pub"
+    grep -q -- '-----BEGIN PUBLIC KEY-----' "$pub" || die "$pub holds no PEM PUBLIC KEY block"
+else
+    log "warning: no --public-key: the image has no /etc/calendarbot/release.pub and cannot take updates"
+fi
 # ELF e_machine (bytes 18-19, little endian): 0xb7 = AArch64. Refuse to ship anything else.
 machine=$(od -An -tx1 -j18 -N2 "$binary" | tr -d ' \n')
 if [ "$machine" != b700 ]; then
@@ -49,7 +65,16 @@ start=$(date +%s%N)
 tmp=$out.tmp
 rm -f "$tmp"
 cp --sparse=always "$base" "$tmp"
-"$here/lay-overlay.sh" "$tmp?offset=$offset" "$binary" "$repo/overlays"
+extra=()
+if [ -n "$pub" ]; then
+    keys=$(mktemp -d)
+    trap 'rm -rf "$keys"' EXIT
+    mkdir -p "$keys/etc/calendarbot"
+    cp "$pub" "$keys/etc/calendarbot/release.pub"
+    chmod 0644 "$keys/etc/calendarbot/release.pub"
+    extra=("$keys")
+fi
+"$here/lay-overlay.sh" "$tmp?offset=$offset" "$binary" "$repo/overlays" "${extra[@]}"
 # The edited filesystem must be clean (read-only check, nothing repaired).
 e2fsck -fn "$tmp?offset=$offset" >/dev/null 2>&1 || die "e2fsck found problems in the built root filesystem"
 mv -f "$tmp" "$out"

@@ -403,6 +403,9 @@ pub(crate) struct SourceStatus {
 pub(crate) struct Health {
     /// "ok" or "degraded".
     pub status: &'static str,
+    /// The release version (`version::version`: Cargo's, or the one `ci/release.sh` stamped).
+    /// The update's health gate reads it to tell which build answers (docs/updates.md).
+    pub version: &'static str,
     /// Now, RFC 3339 UTC.
     pub server_time_iso: String,
     /// Process facts.
@@ -470,6 +473,7 @@ pub(crate) fn health(snap: &Snapshot, board: &StatusInner, p: &ProcessFacts) -> 
         };
     Health {
         status: if degraded { "degraded" } else { "ok" },
+        version: crate::version::version(),
         server_time_iso: iso_utc(p.server_time),
         server_status: ServerStatus {
             uptime_s: age(p.started_at),

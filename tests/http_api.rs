@@ -5,7 +5,7 @@
 //! - /api/whats-next picks the next meeting and honours skips; DELETE /api/skip and
 //!   GET /api/clear_skips bring it back;
 //! - a skip is persisted: the real binary restarted on the same data directory still skips it;
-//! - a browser heartbeat shows in /api/health's display probe;
+//! - a browser heartbeat shows in /api/health's display probe; health reports the version;
 //! - /api/events and /api/done-for-day honour their query parameters;
 //! - shutdown is graceful: `serve` returns once the shutdown future resolves; a clean stop of
 //!   the binary leaves no unmerged WAL;
@@ -165,6 +165,12 @@ fn heartbeat_shows_in_health() {
     // Stored events but no refresh yet: ok (SPEC §6).
     assert_eq!(st, StatusCode::OK);
     assert_eq!(v["status"], "ok");
+    // The release version, top level and in system_diagnostics (docs/updates.md).
+    assert_eq!(v["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(
+        v["system_diagnostics"]["version"],
+        env!("CARGO_PKG_VERSION")
+    );
     assert_eq!(v["display_probe"]["last_render_probe_iso"], Value::Null);
     // CalendarBot says false (not null) before the first heartbeat.
     assert_eq!(v["display_probe"]["last_probe_ok"], false);

@@ -464,6 +464,7 @@ fn health_shape() {
         v,
         serde_json::json!({
             "status": "degraded",
+            "version": env!("CARGO_PKG_VERSION"),
             "server_time_iso": NOW,
             "server_status": {"uptime_s": 3600, "pid": 42, "mode": "optimized"},
             "data_status": {"event_count": 0, "last_refresh_success_age_s": null,

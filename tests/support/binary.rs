@@ -32,7 +32,12 @@ pub fn free_port() -> u16 {
 /// The real binary with a clean environment (except where a coverage run asks the
 /// instrumented binary to write its profile: `ci/coverage.sh`).
 pub fn command() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_calendarbot"));
+    command_for(Path::new(env!("CARGO_BIN_EXE_calendarbot")))
+}
+
+/// [`command`] for another build of the binary (a release's stamped copy: tests/release.rs).
+pub fn command_for(program: &Path) -> Command {
+    let mut cmd = Command::new(program);
     cmd.env_clear();
     if let Some(profile) = std::env::var_os("LLVM_PROFILE_FILE") {
         cmd.env("LLVM_PROFILE_FILE", profile);
@@ -89,13 +94,25 @@ impl Binary {
         data_dir: &Path,
         env: &[(&str, String)],
         ready: Ready,
+        pick_port: impl FnMut() -> u16,
+    ) -> Binary {
+        let program = Path::new(env!("CARGO_BIN_EXE_calendarbot"));
+        Self::launch_program(program, data_dir, env, ready, pick_port)
+    }
+
+    /// [`Binary::launch`] of another build of the binary (`program`).
+    pub fn launch_program(
+        program: &Path,
+        data_dir: &Path,
+        env: &[(&str, String)],
+        ready: Ready,
         mut pick_port: impl FnMut() -> u16,
     ) -> Binary {
         let mut taken = Vec::new();
         let mut last_log = String::new();
         for _ in 0..PORT_ATTEMPTS {
             let port = pick_port();
-            let mut b = Self::spawn(data_dir, env, port);
+            let mut b = Self::spawn(program, data_dir, env, port);
             match b.wait(ready, READY_WITHIN) {
                 Ok(()) => return b,
                 Err(Failed::PortTaken) => {
@@ -117,9 +134,9 @@ impl Binary {
         );
     }
 
-    fn spawn(data_dir: &Path, env: &[(&str, String)], port: u16) -> Binary {
+    fn spawn(program: &Path, data_dir: &Path, env: &[(&str, String)], port: u16) -> Binary {
         let log = tempfile::NamedTempFile::new().unwrap();
-        let mut cmd = command();
+        let mut cmd = command_for(program);
         cmd.arg("serve")
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("CALENDARBOT_WEB_HOST", "127.0.0.1")

@@ -13,7 +13,7 @@ mod feed;
 
 // Each test file uses a part of this module.
 #[allow(unused_imports)]
-pub use binary::{Binary, Ready, command, free_port};
+pub use binary::{Binary, Ready, command, command_for, free_port};
 #[allow(unused_imports)]
 pub use feed::{FeedServer, Mode, ics};
 
