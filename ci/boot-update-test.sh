@@ -50,8 +50,9 @@ openssl genpkey -algorithm ed25519 -out "$work/keys/other.key" 2>/dev/null
 cp "$work/keys/release.pub" "$extra/etc/calendarbot/release.pub"
 
 # The broken releases, built for aarch64 (ci/boottest/fake-release.c says what each does).
+commit=$(git -C "$repo" rev-parse HEAD)
 for mode in EXIT_AT_START NEVER_READY MIGRATE_AND_EXIT; do
-    aarch64-linux-gnu-gcc -O2 -Wall -Wextra -Werror "-DMODE_$mode" -o "$work/fake/$mode" "$here/boottest/fake-release.c"
+    aarch64-linux-gnu-gcc -O2 -Wall -Wextra -Werror "-DMODE_$mode" "-DCOMMIT=\"$commit\"" -o "$work/fake/$mode" "$here/boottest/fake-release.c"
 done
 
 # release NAME VERSION BINARY [KEY]: one release by ci/release.sh, laid into the guest without

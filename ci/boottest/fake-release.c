@@ -11,17 +11,26 @@
  *                          user_version at byte 60) to 99, as a newer build's migration would,
  *                          then exits 1: the old build refuses a newer schema, so a rollback
  *                          that does not restore the database snapshot leaves a dead kiosk.
- * The release stamp (src/version.rs) is here so ci/release.sh can write the version.
+ * The release stamp (src/version.rs) is here so ci/release.sh can write the version, and
+ * `--version` answers as the real binary does (ci/release.sh checks the stamped version and
+ * the commit, given as -DCOMMIT=...): a broken release is still a well-formed one.
  */
 #include <fcntl.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
+
+#ifndef COMMIT
+#define COMMIT "unknown"
+#endif
 
 __attribute__((used)) static const char stamp[64] = "CALENDARBOT-RELEASE-STAMP:";
 
 int main(int argc, char **argv) {
-    (void)argc;
-    (void)argv;
+    if (argc > 1 && strcmp(argv[1], "--version") == 0) {
+        printf("calendarbot %s (commit %.12s, profile pi)\n", stamp + 26, COMMIT);
+        return 0;
+    }
     fprintf(stderr, "fake release %s\n", stamp + 26);
 #if defined(MODE_EXIT_AT_START)
     return 1;
