@@ -164,7 +164,7 @@ fn slot_day(t: &Time) -> i32 {
 
 impl Dropped {
     /// UIDs whose dropped events could change what the kept events show.
-    fn conflicts(&self, kept: &[Event], from: NaiveDateTime) -> HashSet<u64> {
+    fn conflicts(&self, kept: &[Box<Event>], from: NaiveDateTime) -> HashSet<u64> {
         let mut out = HashSet::new();
         if self.masters.is_empty() && self.overrides.is_empty() {
             return out;
@@ -250,7 +250,7 @@ pub fn expand_source(src: &dyn Source, opts: &ExpandOptions) -> Result<Expansion
     let mut warnings: Vec<String> = Vec::new();
     let mut problems: Vec<Problem> = Vec::new();
     let mut stats = FeedStats::default();
-    let mut kept: Vec<Event> = Vec::new();
+    let mut kept: Vec<Box<Event>> = Vec::new();
     let mut dropped = Dropped::default();
     let mut order = 0usize;
     let mut calendar = 0usize;
@@ -291,7 +291,7 @@ pub fn expand_source(src: &dyn Source, opts: &ExpandOptions) -> Result<Expansion
                             }
                         }
                     } else {
-                        kept.push(ev);
+                        kept.push(Box::new(ev));
                     }
                 }
                 None => stats.events_skipped += 1,
@@ -326,7 +326,7 @@ pub fn expand_source(src: &dyn Source, opts: &ExpandOptions) -> Result<Expansion
                 if let Some(ev) = read
                     && again.contains(&uid_hash(&ev.uid))
                 {
-                    kept.push(ev);
+                    kept.push(Box::new(ev));
                 }
                 order += 1;
             }
