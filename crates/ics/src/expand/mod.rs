@@ -100,35 +100,33 @@ impl Budget<'_> {
 
 /// Expand every event of one feed into `out`.
 pub fn expand_events(
-    events: Vec<Box<Event>>,
+    events: Vec<Event>,
     default: &Zone,
     budget: &mut Budget<'_>,
     out: &mut Vec<Occurrence>,
 ) {
     // Grouped by UID through a list of indices sorted by UID (8 bytes an event): maps keyed
     // by cloned UIDs held ~5 MB at the refresh peak of the 50k feed (heaptrack), and a map of
-    // whole events 28 MB before that. Each event is taken out when its series is expanded,
-    // and its box freed then (boxed: the list is 8 bytes a slot, not 248, see `stream`).
-    let mut slots: Vec<Option<Box<Event>>> = events.into_iter().map(Some).collect();
+    // whole events 28 MB before that. Each event is taken out when its series is expanded.
+    let mut slots: Vec<Option<Event>> = events.into_iter().map(Some).collect();
     let mut by_uid: Vec<usize> = (0..slots.len()).collect();
     // Stable: within one UID, feed order.
     by_uid.sort_by(|&a, &b| {
-        let (x, y) = (slots[a].as_deref(), slots[b].as_deref());
+        let (x, y) = (slots[a].as_ref(), slots[b].as_ref());
         x.map(|e| e.uid.as_str()).cmp(&y.map(|e| e.uid.as_str()))
     });
-    let seq = |slots: &[Option<Box<Event>>], i: usize| slots[i].as_ref().map_or(0, |e| e.sequence);
-    let order_of =
-        |slots: &[Option<Box<Event>>], i: usize| slots[i].as_ref().map_or(0, |e| e.order);
-    let is_override = |slots: &[Option<Box<Event>>], i: usize| {
+    let seq = |slots: &[Option<Event>], i: usize| slots[i].as_ref().map_or(0, |e| e.sequence);
+    let order_of = |slots: &[Option<Event>], i: usize| slots[i].as_ref().map_or(0, |e| e.order);
+    let is_override = |slots: &[Option<Event>], i: usize| {
         slots[i].as_ref().is_some_and(|e| e.recurrence_id.is_some())
     };
     // Per UID: its master (highest SEQUENCE, then last) and where its events are in `by_uid`.
     let mut groups: Vec<(Option<usize>, std::ops::Range<usize>)> = Vec::new();
     let mut at = 0;
     while at < by_uid.len() {
-        let first = slots[by_uid[at]].as_deref().map(|e| e.uid.as_str());
+        let first = slots[by_uid[at]].as_ref().map(|e| e.uid.as_str());
         let mut end = at + 1;
-        while end < by_uid.len() && slots[by_uid[end]].as_deref().map(|e| e.uid.as_str()) == first {
+        while end < by_uid.len() && slots[by_uid[end]].as_ref().map(|e| e.uid.as_str()) == first {
             end += 1;
         }
         let mut master: Option<usize> = None;
@@ -155,18 +153,15 @@ pub fn expand_events(
                 .unwrap_or(0),
         ),
     });
-    let take_overrides =
-        |slots: &mut [Option<Box<Event>>], r: std::ops::Range<usize>| -> Vec<Event> {
-            let mut list: Vec<usize> = by_uid[r]
-                .iter()
-                .copied()
-                .filter(|&j| is_override(slots, j))
-                .collect();
-            list.sort_unstable();
-            list.into_iter()
-                .filter_map(|j| slots[j].take().map(|e| *e))
-                .collect()
-        };
+    let take_overrides = |slots: &mut [Option<Event>], r: std::ops::Range<usize>| -> Vec<Event> {
+        let mut list: Vec<usize> = by_uid[r]
+            .iter()
+            .copied()
+            .filter(|&j| is_override(slots, j))
+            .collect();
+        list.sort_unstable();
+        list.into_iter().filter_map(|j| slots[j].take()).collect()
+    };
     let feed_cap = budget.opts.limits.max_occurrences_per_feed;
     let mut stopped = false;
     for (master, range) in groups {
