@@ -9,6 +9,7 @@
 #   cpu    - utime+stime of the process at the end of the first load (/proc/PID/stat)
 #   first  - restart from the store: SIGTERM, start again on the same data directory, time
 #            until /api/whats-next gives the same answer it gave before the restart
+#            (data_age_s aside: it matches only once the restarted process has refreshed)
 # Feeds (generated into a temp dir, anchored on today):
 #   3k, 10k, 30k, 50k - tools/gen_large_ics.py --events N (50k is near the 50 MB fetch cap)
 #   one-uid           - one daily series and 49,999 overrides of it (RECURRENCE-ID), one UID
