@@ -9,6 +9,7 @@
 #   cpu    - utime+stime of the process at the end of the first load (/proc/PID/stat)
 #   first  - restart from the store: SIGTERM, start again on the same data directory, time
 #            until /api/whats-next gives the same answer it gave before the restart
+#            (data_age_s aside: it matches only once the restarted process has refreshed)
 # Feeds (generated into a temp dir, anchored on today):
 #   3k, 10k, 30k, 50k - tools/gen_large_ics.py --events N (50k is near the 50 MB fetch cap)
 #   one-uid           - one daily series and 49,999 overrides of it (RECURRENCE-ID), one UID
@@ -162,14 +163,14 @@ for f in $FEEDS; do
         'import json,sys; print(json.load(sys.stdin)["data_status"]["event_count"])' 2>/dev/null || echo "?")
     sleep 2
     peak=$(status_kib "$BOT" VmHWM); steady=$(status_kib "$BOT" VmRSS)
-    curl -sf "http://127.0.0.1:$port/api/whats-next" | sed 's/"generated_at":"[^"]*"//; s/"seconds_until[a-z_]*":[0-9-]*//g' >"$W/before.json"
+    curl -sf "http://127.0.0.1:$port/api/whats-next" | sed 's/"generated_at":"[^"]*"//; s/"seconds_until[a-z_]*":[0-9-]*//g; s/"data_age_s":[0-9-]*//' >"$W/before.json"
     kill "$BOT"; wait "$BOT" 2>/dev/null || true; BOT=""
     t0=$(now_ms)
     start_bot "$f" "$data" "$port"
     first="timeout"
     while [ $(( $(now_ms) - t0 )) -lt $((WAIT * 1000)) ]; do
         if curl -sf "http://127.0.0.1:$port/api/whats-next" 2>/dev/null \
-            | sed 's/"generated_at":"[^"]*"//; s/"seconds_until[a-z_]*":[0-9-]*//g' >"$W/after.json" \
+            | sed 's/"generated_at":"[^"]*"//; s/"seconds_until[a-z_]*":[0-9-]*//g; s/"data_age_s":[0-9-]*//' >"$W/after.json" \
             && cmp -s "$W/before.json" "$W/after.json"; then
             first=$(( $(now_ms) - t0 )); break
         fi

@@ -146,7 +146,9 @@ pub(crate) fn begin_run(app: &App) -> bool {
             "starting on the plain path"
         );
     }
-    if let Err(e) = app.store.set_state(CLEAN_SHUTDOWN_KEY, "0") {
+    // At once, not through the write batcher: its window (50 ms) would delay READY and the
+    // first answer of every restart.
+    if let Err(e) = app.store.set_state_now(CLEAN_SHUTDOWN_KEY, "0") {
         tracing::error!(error = %e, "cannot write the clean-shutdown marker");
     }
     unclean

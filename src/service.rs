@@ -56,9 +56,12 @@ pub fn build_app(
     http: Option<HttpPool>,
 ) -> anyhow::Result<(Arc<App>, Option<NearLoad>)> {
     let data_dir = config.effective_data_dir();
+    // Timed for the log: a restart's first answer waits for these two steps (issue #16).
+    let t0 = std::time::Instant::now();
     let (store, _moved_aside) =
         crate::store::open_or_recover(&data_dir, &StoreOptions::from_config(&config))
             .with_context(|| format!("cannot open the store in {}", data_dir.display()))?;
+    let opened = t0.elapsed();
     remove_stale_spool_files(&data_dir);
     let wanted: Vec<&str> = feeds.iter().map(Feed::name).collect();
     for name in store.source_names()? {
@@ -83,6 +86,8 @@ pub fn build_app(
             tracing::info!(
                 events = n,
                 hours = NEAR_HOURS,
+                open_ms = opened.as_millis() as u64,
+                near_ms = t0.elapsed().as_millis() as u64,
                 "loaded the near part of the last good events"
             );
             Some(near)

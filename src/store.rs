@@ -25,6 +25,7 @@
 
 mod recover;
 mod schema;
+mod state;
 mod window;
 pub use recover::open_or_recover;
 use schema::{configure, migrate, release_cache};
@@ -35,7 +36,7 @@ use crate::ics::Occurrence;
 use crate::pool::sqlite::{PoolOptions, PooledConn, SqlitePool, SqliteStats};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -508,74 +509,6 @@ impl Store {
     pub fn remove_source(&self, source: &str) -> Result<(), StoreError> {
         let conn = self.writer("store.remove_source")?;
         conn.execute("DELETE FROM sources WHERE name = ?1", params![source])?;
-        Ok(())
-    }
-
-    /// Skips still active at `now`.
-    pub fn load_skips(
-        &self,
-        now: DateTime<Utc>,
-    ) -> Result<HashMap<String, DateTime<Utc>>, StoreError> {
-        let conn = self.reader("store.load_skips")?;
-        let mut stmt = conn.prepare("SELECT id, until FROM skips")?;
-        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
-        let mut out = HashMap::new();
-        for row in rows {
-            let (id, until) = row?;
-            let until = parse_ts(&format!("skip {id:?}"), &until)?;
-            if until > now {
-                out.insert(id, until);
-            }
-        }
-        Ok(out)
-    }
-
-    /// Add or extend a skip.
-    pub fn add_skip(&self, id: &str, until: DateTime<Utc>) -> Result<(), StoreError> {
-        self.write(WriteOp::AddSkip {
-            id: id.to_string(),
-            until,
-        })
-    }
-
-    /// Remove every skip.
-    pub fn clear_skips(&self) -> Result<(), StoreError> {
-        self.write(WriteOp::ClearSkips)
-    }
-
-    /// Drop skips that ended at or before `now`; returns how many were removed.
-    pub fn purge_expired_skips(&self, now: DateTime<Utc>) -> Result<usize, StoreError> {
-        let conn = self.writer("store.purge_expired_skips")?;
-        // Timestamps are stored in one fixed RFC 3339 UTC form, so text order is time order.
-        let n = conn.execute("DELETE FROM skips WHERE until <= ?1", params![ts(now)])?;
-        Ok(n)
-    }
-
-    /// Service state (key/value): last heartbeat, clean-shutdown marker, ...
-    pub fn set_state(&self, key: &str, value: &str) -> Result<(), StoreError> {
-        self.write(WriteOp::SetState {
-            key: key.to_string(),
-            value: value.to_string(),
-        })
-    }
-
-    /// Read one service-state value.
-    pub fn state(&self, key: &str) -> Result<Option<String>, StoreError> {
-        let conn = self.reader("store.state")?;
-        let v = conn
-            .query_row(
-                "SELECT value FROM state WHERE key = ?1",
-                params![key],
-                |r| r.get::<_, String>(0),
-            )
-            .optional()?;
-        Ok(v)
-    }
-
-    /// Remove one service-state value.
-    pub fn delete_state(&self, key: &str) -> Result<(), StoreError> {
-        let conn = self.writer("store.delete_state")?;
-        conn.execute("DELETE FROM state WHERE key = ?1", params![key])?;
         Ok(())
     }
 

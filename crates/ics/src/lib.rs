@@ -311,6 +311,12 @@ impl Occurrence {
 
     /// `self.id().cmp(&other.id())`, without building either id.
     pub fn cmp_id(&self, other: &Self) -> Ordering {
+        // UIDs that differ before one of them ends decide alone: no suffix is formatted.
+        let (ua, ub) = (self.details.uid(), other.details.uid());
+        let n = ua.len().min(ub.len());
+        if ua.as_bytes()[..n] != ub.as_bytes()[..n] {
+            return ua.as_bytes()[..n].cmp(&ub.as_bytes()[..n]);
+        }
         let (a, b) = (self.id_suffix(), other.id_suffix());
         let a = self
             .details
@@ -334,11 +340,30 @@ impl Occurrence {
 
     /// `_YYYYMMDDTHHMMSS` for an expanded occurrence.
     fn id_suffix(&self) -> Option<IdSuffix> {
+        use chrono::{Datelike, Timelike};
         use std::fmt::Write;
         if !self.expanded {
             return None;
         }
         let mut sfx = IdSuffix::default();
+        let (date, time) = match self.start {
+            When::Timed(t) => (t.date_naive(), Some(t.time())),
+            When::AllDay(d) => (d, None),
+        };
+        // Years 0-9999 by hand (chrono's formatter dominated the sorts), others by chrono.
+        if let Ok(y @ 0..=9999) = u32::try_from(date.year()) {
+            let (h, mi, s) = time.map_or((0, 0, 0), |t| (t.hour(), t.minute(), t.second()));
+            sfx.push(b'_');
+            sfx.digits(y / 100);
+            sfx.digits(y % 100);
+            sfx.digits(date.month());
+            sfx.digits(date.day());
+            sfx.push(b'T');
+            sfx.digits(h);
+            sfx.digits(mi);
+            sfx.digits(s);
+            return Some(sfx);
+        }
         // Writing to IdSuffix only fails past its capacity, which a year of at most 9 digits
         // (all chrono allows) cannot reach.
         let _ = match self.start {
@@ -383,6 +408,21 @@ impl IdSuffix {
 
     fn len(&self) -> usize {
         self.len
+    }
+
+    /// Append one ASCII byte (the caller stays within the 16 bytes of a suffix).
+    fn push(&mut self, b: u8) {
+        if let Some(slot) = self.buf.get_mut(self.len) {
+            *slot = b;
+            self.len += 1;
+        }
+    }
+
+    /// Append `v` (0-99) as two digits.
+    fn digits(&mut self, v: u32) {
+        for d in [v / 10 % 10, v % 10] {
+            self.push(b'0' + d as u8);
+        }
     }
 }
 

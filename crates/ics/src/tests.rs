@@ -88,3 +88,22 @@ fn ids_follow_the_spec_and_compare_like_strings() {
         }
     }
 }
+
+#[test]
+fn id_suffixes_are_written_like_chrono_writes_them() {
+    use chrono::TimeZone;
+    for (y, mo, d, h, mi, s) in [
+        (2026, 11, 30, 13, 0, 0),
+        (5, 1, 2, 3, 4, 5),
+        (9999, 12, 31, 23, 59, 59),
+        (10000, 1, 1, 0, 0, 0),
+        (-1, 6, 15, 12, 30, 45),
+    ] {
+        let t = Utc.with_ymd_and_hms(y, mo, d, h, mi, s).unwrap();
+        let want = format!("u_{}", t.format("%Y%m%dT%H%M%S"));
+        assert_eq!(occ("u", When::Timed(t), true).id(), want);
+        let day = When::AllDay(t.date_naive());
+        let want = format!("u_{}T000000", t.format("%Y%m%d"));
+        assert_eq!(occ("u", day, true).id(), want);
+    }
+}
