@@ -391,6 +391,7 @@ fn facts(now: &str) -> ProcessFacts {
         pid: 42,
         mode: "optimized",
         refresh_interval_secs: 300,
+        update: crate::version::state::summary(std::path::Path::new("/nonexistent-update-state")),
     }
 }
 
