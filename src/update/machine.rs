@@ -71,6 +71,17 @@ impl<H: Host> Updater<'_, H> {
         let Some(t) = st.trying.clone() else {
             return Ok(None);
         };
+        if let Some(reason) = t.rollback.clone() {
+            log_step(
+                "recover",
+                &t.version,
+                &t.slot,
+                "rolling_back",
+                "finishing a cut rollback",
+            );
+            self.rollback_to(st, &t, false, &reason)?;
+            return Ok(Some(Outcome::RolledBack(t.version, reason)));
+        }
         if self.dir.current_slot().as_deref() != Some(t.slot.as_str()) {
             // The switch never happened: the old version still runs; nothing to undo.
             st.trying = None;
@@ -229,6 +240,7 @@ impl<H: Host> Updater<'_, H> {
             from: st.current.clone(),
             user_version,
             health_before,
+            rollback: None,
         };
         st.trying = Some(t.clone());
         // The inactive slot held the previous version: it is gone now.
@@ -276,7 +288,7 @@ impl<H: Host> Updater<'_, H> {
             },
             Err(reason) => {
                 log_step("gate", &t.version, &t.slot, "failed", &reason);
-                match self.rollback_to(st, &t.version, t.from.clone(), true, &reason) {
+                match self.rollback_to(st, t, true, &reason) {
                     Ok(()) => Outcome::RolledBack(t.version.clone(), reason),
                     Err(e) => Outcome::Failed(format!("{reason}; the rollback failed: {e}")),
                 }
@@ -367,17 +379,24 @@ impl<H: Host> Updater<'_, H> {
         Ok(())
     }
 
-    /// Step 7 (and `--rollback`): `current` back to `target` (none: factory), the database
-    /// restored when `always_restore` or the schema changed, the unit reset and restarted,
-    /// `bad_version` marked bad.
+    /// Step 7 (and `--rollback`): undo `t` (its version marked bad): recorded first (a cut
+    /// rollback is finished by the next run), `current` back to `t.from` (none: factory), the
+    /// database restored when `always_restore` or the schema changed, the unit reset and
+    /// restarted.
     pub(crate) fn rollback_to(
         &mut self,
         st: &mut State,
-        bad_version: &str,
-        target: Option<Installed>,
+        t: &Trying,
         always_restore: bool,
         reason: &str,
     ) -> Result<(), UpdateError> {
+        let bad_version = t.version.as_str();
+        let target = t.from.clone();
+        let mut record = t.clone();
+        record.rollback = Some(reason.to_string());
+        st.trying = Some(record);
+        self.write(st)?;
+        self.host.after_step("rollback-record");
         let slot = target
             .as_ref()
             .map_or(FACTORY, |t| t.slot.as_str())
@@ -435,7 +454,7 @@ impl<H: Host> Updater<'_, H> {
             .map_err(Self::io("creating the state directory"))?;
         let mut st = self.dir.read_state().map_err(UpdateError::Io)?;
         if let Some(t) = st.trying.clone() {
-            self.rollback_to(&mut st, &t.version, t.from.clone(), true, reason)?;
+            self.rollback_to(&mut st, &t, true, reason)?;
             return Ok(Outcome::RolledBack(t.version, reason.to_string()));
         }
         let Some(cur) = st.current.clone() else {
@@ -443,8 +462,16 @@ impl<H: Host> Updater<'_, H> {
             log_step("rollback", &self.factory_version, FACTORY, "nothing", &msg);
             return Ok(Outcome::Nothing(msg));
         };
-        let target = st.previous.clone();
-        self.rollback_to(&mut st, &cur.version, target, false, reason)?;
+        let t = Trying {
+            version: cur.version.clone(),
+            slot: cur.slot.clone(),
+            at: now_iso(),
+            from: st.previous.clone(),
+            user_version: None,
+            health_before: None,
+            rollback: None,
+        };
+        self.rollback_to(&mut st, &t, false, reason)?;
         Ok(Outcome::RolledBack(cur.version, reason.to_string()))
     }
 }

@@ -57,6 +57,9 @@ pub struct Trying {
     pub user_version: Option<i64>,
     /// `/api/health`'s status before the switch (the new version must do as well).
     pub health_before: Option<u16>,
+    /// Set (with the reason) before a rollback starts, so a cut rollback is finished.
+    #[serde(default)]
+    pub rollback: Option<String>,
 }
 
 /// One attempt's outcome, as `/api/health` shows it.
