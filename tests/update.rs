@@ -34,7 +34,10 @@ fn hex(b: &[u8]) -> String {
 }
 
 fn openssl(args: &[&str]) {
-    let out = Command::new("openssl").args(args).output().expect("openssl");
+    let out = Command::new("openssl")
+        .args(args)
+        .output()
+        .expect("openssl");
     assert!(
         out.status.success(),
         "openssl {args:?}: {}",
@@ -46,7 +49,13 @@ fn openssl(args: &[&str]) {
 fn keypair(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
     let key = dir.join(format!("{name}.key"));
     let public = dir.join(format!("{name}.pub"));
-    openssl(&["genpkey", "-algorithm", "ed25519", "-out", key.to_str().unwrap()]);
+    openssl(&[
+        "genpkey",
+        "-algorithm",
+        "ed25519",
+        "-out",
+        key.to_str().unwrap(),
+    ]);
     openssl(&[
         "pkey",
         "-in",
@@ -100,7 +109,11 @@ impl Release<'_> {
         let unit = fs::read("overlays/etc/systemd/system/calendarbot.service").unwrap();
         let files: [(&str, &[u8], u32); 2] = [
             ("calendarbot", &self.binary, 0o755),
-            ("overlay/etc/systemd/system/calendarbot.service", &unit, 0o644),
+            (
+                "overlay/etc/systemd/system/calendarbot.service",
+                &unit,
+                0o644,
+            ),
         ];
         let index = serde_json::json!({
             "name": "calendarbot", "version": self.version, "git_commit": "0".repeat(40),
@@ -151,7 +164,11 @@ impl Release<'_> {
             dir.join("manifest.json.sig").to_str().unwrap(),
         ]);
         if self.tamper_manifest {
-            fs::write(&m, manifest.replace("\"profile\": \"debug\"", "\"profile\": \"Debug\"")).unwrap();
+            fs::write(
+                &m,
+                manifest.replace("\"profile\": \"debug\"", "\"profile\": \"Debug\""),
+            )
+            .unwrap();
         }
     }
 }
@@ -254,7 +271,10 @@ exit 0
             .env("CALENDARBOT_UPDATE__PUBLIC_KEY", &self.public)
             .env("CALENDARBOT_UPDATE__SETTLE_S", "2")
             .env("CALENDARBOT_UPDATE__GATE_TIMEOUT_S", "30")
-            .env("CALENDARBOT_UPDATE__MAX_BUNDLE_BYTES", (1u64 << 30).to_string());
+            .env(
+                "CALENDARBOT_UPDATE__MAX_BUNDLE_BYTES",
+                (1u64 << 30).to_string(),
+            );
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -262,7 +282,10 @@ exit 0
     }
 
     fn systemctl(&self, args: &[&str]) {
-        let st = Command::new(self.path("systemctl")).args(args).status().unwrap();
+        let st = Command::new(self.path("systemctl"))
+            .args(args)
+            .status()
+            .unwrap();
         assert!(st.success());
     }
 
@@ -406,7 +429,9 @@ fn a_good_bundle_is_installed_and_a_crashing_one_rolled_back() {
     let pid = fs::read_to_string(k.path("sys/pid")).unwrap();
     let environ = fs::read(format!("/proc/{}/environ", pid.trim())).unwrap();
     assert!(
-        environ.split(|b| *b == 0).any(|v| v == b"CALENDARBOT_SLOT=a"),
+        environ
+            .split(|b| *b == 0)
+            .any(|v| v == b"CALENDARBOT_SLOT=a"),
         "the server does not run from slot a"
     );
 

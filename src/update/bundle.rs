@@ -111,10 +111,13 @@ pub(crate) fn unpack(tar: &[u8], dest: &Path, version: &str) -> Result<BundleInd
             .map_err(|e| bad(e.to_string()))?
             .to_string_lossy()
             .into_owned();
-        if kind.is_dir() {
+        let listed = wanted.get(path.as_str());
+        // Directories, and links bundle.json does not list (the overlay's wants links), are
+        // not unpacked: a slot holds only checked regular files.
+        if kind.is_dir() || (listed.is_none() && (kind.is_symlink() || kind.is_hard_link())) {
             continue;
         }
-        let Some(want) = wanted.get(path.as_str()) else {
+        let Some(want) = listed else {
             return Err(bad(format!("{path:?} is not listed in bundle.json")));
         };
         if !kind.is_file() {
