@@ -487,7 +487,10 @@ fn health_shape() {
             "system_diagnostics": {
                 "platform": format!("{}-{}", std::env::consts::OS, std::env::consts::ARCH),
                 "python_version": null, "event_loop_running": true, "runtime": "rust",
-                "version": env!("CARGO_PKG_VERSION")}
+                "version": env!("CARGO_PKG_VERSION")},
+            "version": env!("CARGO_PKG_VERSION"),
+            "update": {"current": env!("CARGO_PKG_VERSION"), "slot": "factory",
+                "previous": null, "last_attempt": null, "bad": []}
         })
     );
 }
