@@ -40,7 +40,7 @@ enum Command {
     },
     /// Draw the kiosk on the framebuffer (or --snapshot one frame to PNG).
     Display(calendarbot::display::DisplayArgs),
-    /// Install a newer signed release from [update] url: recover, check, install, health gate
+    /// Install a newer signed release from update.url: recover, check, install, health gate
     /// (docs/updates.md). Exit 0 installed or nothing to do, 1 refused (signature, hash,
     /// channel, downgrade, bad version, size), 2 usage or configuration, 3 fetch failed,
     /// 4 the new version failed the gate and was rolled back, 5 local failure or busy.

@@ -101,7 +101,7 @@ pub struct UpdateArgs {
     /// Print the state (state.json's summary) and exit.
     #[arg(long)]
     pub status: bool,
-    /// The state directory (default: [update] state_dir).
+    /// The state directory (default: the configured update.state_dir).
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
 }
