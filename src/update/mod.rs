@@ -115,7 +115,8 @@ pub fn update_command(config_path: Option<&Path>, args: &UpdateArgs) -> u8 {
             return exit::USAGE;
         }
     };
-    crate::ops::init_logging(&loaded.config.log_level);
+    // UPDATE_STEP, UPDATE_VERSION, …: the updater's journal fields carry no `F_` prefix.
+    crate::ops::init_logging_with_prefix(&loaded.config.log_level, None);
     let mut cfg: Config = loaded.config;
     if let Some(d) = &args.state_dir {
         cfg.update.state_dir = d.clone();
