@@ -14,6 +14,9 @@ use crate::version::state::{Attempt, FACTORY, Installed, State, Trying};
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// The largest release key file read (a few PEM blocks).
+const MAX_KEY_BYTES: u64 = 64 * 1024;
+
 /// One journal line of the updater, with its structured fields.
 pub(crate) fn log_step(step: &str, version: &str, slot: &str, outcome: &str, msg: &str) {
     tracing::info!(
@@ -108,8 +111,15 @@ impl<H: Host> Updater<'_, H> {
         st: &State,
     ) -> Result<(manifest::Manifest, Decision), UpdateError> {
         let url = &self.cfg.url;
-        let pem = std::fs::read_to_string(&self.cfg.public_key)
-            .map_err(|e| UpdateError::Key(format!("{}: {e}", self.cfg.public_key.display())))?;
+        let key_err =
+            |e: String| UpdateError::Key(format!("{}: {e}", self.cfg.public_key.display()));
+        let file = std::fs::File::open(&self.cfg.public_key).map_err(|e| key_err(e.to_string()))?;
+        let mut pem = String::new();
+        std::io::Read::read_to_string(&mut std::io::Read::take(file, MAX_KEY_BYTES + 1), &mut pem)
+            .map_err(|e| key_err(e.to_string()))?;
+        if pem.len() as u64 > MAX_KEY_BYTES {
+            return Err(key_err(format!("larger than {MAX_KEY_BYTES} bytes")));
+        }
         let keys = manifest::parse_public_keys(&pem)?;
         let m_bytes = bundle::fetch(
             &bundle::join_url(url, "manifest.json"),
