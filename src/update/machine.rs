@@ -110,6 +110,13 @@ impl<H: Host> Updater<'_, H> {
         &mut self,
         st: &State,
     ) -> Result<(manifest::Manifest, Decision), UpdateError> {
+        let m = self.verified_manifest()?;
+        let d = self.decide(st, &m)?;
+        Ok((m, d))
+    }
+
+    /// The channel's manifest, its signature verified with the release key(s).
+    fn verified_manifest(&mut self) -> Result<manifest::Manifest, UpdateError> {
         let url = &self.cfg.url;
         let key_err =
             |e: String| UpdateError::Key(format!("{}: {e}", self.cfg.public_key.display()));
@@ -130,9 +137,13 @@ impl<H: Host> Updater<'_, H> {
             bundle::MAX_SMALL_BYTES,
         )?;
         manifest::verify(&keys, &m_bytes, &sig)?;
-        let m = manifest::parse_manifest(&m_bytes)?;
+        manifest::parse_manifest(&m_bytes)
+    }
+
+    /// Whether a verified manifest may be installed here (and its bundle's size).
+    fn decide(&self, st: &State, m: &manifest::Manifest) -> Result<Decision, UpdateError> {
         let decision = manifest::decide(
-            &m,
+            m,
             &self.cfg.channel,
             &self.current_version(st),
             &st.bad,
@@ -145,7 +156,7 @@ impl<H: Host> Updater<'_, H> {
                 b.size, self.cfg.max_bundle_bytes
             )));
         }
-        Ok((m, decision))
+        Ok(decision)
     }
 
     /// One whole run: recover, check, install, gate.
@@ -163,10 +174,14 @@ impl<H: Host> Updater<'_, H> {
                 "updates are off ([update] url is not set)".into(),
             ));
         }
-        let (m, decision) = match self.check(&st) {
+        let verified = self.verified_manifest();
+        let known = verified.as_ref().ok().map(|m| m.version.clone());
+        let checked = verified.and_then(|m| self.decide(&st, &m).map(|d| (m, d)));
+        let (m, decision) = match checked {
             Ok(v) => v,
             Err(e @ UpdateError::Refused(_)) | Err(e @ UpdateError::Key(_)) => {
-                let version = "unknown";
+                // The version, once the manifest verified; "unknown" before.
+                let version = known.as_deref().unwrap_or("unknown");
                 Self::attempt(&mut st, version, "refused", Some(e.to_string()));
                 self.write(&st)?;
                 log_step("check", version, "", "refused", &e.to_string());

@@ -512,6 +512,8 @@ fn a_downgrade_is_refused_unless_pinned() {
         Err(UpdateError::Refused(m)) => assert!(m.contains("older"), "{m}"),
         other => panic!("{other:?}"),
     }
+    // A refusal after the signature verified names the version it refused.
+    assert_eq!(w.state().last_attempt.unwrap().version, "0.1.5");
     w.cfg.pin = "0.1.5".into();
     assert_eq!(w.run(&mut f).unwrap(), Outcome::Installed("0.1.5".into()));
 }
