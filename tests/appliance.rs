@@ -144,6 +144,10 @@ fn update_units_keep_the_contract() {
         ("ReadWritePaths", "-/var/lib/private/calendarbot"),
         (
             "Environment",
+            "CALENDARBOT_DATA_DIR=/var/lib/private/calendarbot",
+        ),
+        (
+            "Environment",
             "CALENDARBOT_CONFIG=/etc/calendarbot/config.toml",
         ),
         ("NoNewPrivileges", "yes"),
