@@ -8,7 +8,7 @@ use crate::config::FetchConfig;
 use crate::fetch::{FetchOutcome, Fetcher};
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Component, Path};
 
 /// The largest `manifest.json`, `manifest.json.sig` or `bundle.json` read.
@@ -70,20 +70,16 @@ pub(crate) fn unpack(tar: &[u8], dest: &Path, version: &str) -> Result<BundleInd
     let bad = |why: String| UpdateError::Refused(format!("bundle: {why}"));
     let io = |e: std::io::Error| UpdateError::Io(format!("unpacking into {}: {e}", dest.display()));
     fs::create_dir_all(dest).map_err(io)?;
-    let mut archive = tar::Archive::new(std::io::Cursor::new(tar));
-    let mut entries = archive.entries().map_err(|e| bad(e.to_string()))?;
-    let mut first = entries
-        .next()
-        .ok_or_else(|| bad("empty".into()))?
-        .map_err(|e| bad(e.to_string()))?;
-    if first.path().map_err(|e| bad(e.to_string()))?.as_os_str() != "bundle.json" {
+    let all = super::ustar::entries(tar).map_err(bad)?;
+    let mut entries = all.into_iter();
+    let first = entries.next().ok_or_else(|| bad("empty".into()))?;
+    if first.path != "bundle.json" || !matches!(first.kind, b'0' | 0) {
         return Err(bad("the first entry is not bundle.json".into()));
     }
-    let mut index_bytes = Vec::new();
-    (&mut first)
-        .take(MAX_SMALL_BYTES + 1)
-        .read_to_end(&mut index_bytes)
-        .map_err(|e| bad(e.to_string()))?;
+    if first.data.len() as u64 > MAX_SMALL_BYTES {
+        return Err(bad("bundle.json is too large".into()));
+    }
+    let index_bytes = first.data.to_vec();
     let index: BundleIndex = serde_json::from_slice(&index_bytes)
         .map_err(|e| bad(format!("bundle.json does not parse: {e}")))?;
     if index.name != "calendarbot" || index.version != version {
@@ -104,57 +100,36 @@ pub(crate) fn unpack(tar: &[u8], dest: &Path, version: &str) -> Result<BundleInd
     }
     let mut seen = std::collections::BTreeSet::new();
     for entry in entries {
-        let mut entry = entry.map_err(|e| bad(e.to_string()))?;
-        let kind = entry.header().entry_type();
-        let path = entry
-            .path()
-            .map_err(|e| bad(e.to_string()))?
-            .to_string_lossy()
-            .into_owned();
+        let path = entry.path.clone();
+        let is_file = matches!(entry.kind, b'0' | 0);
         let listed = wanted.get(path.as_str());
         // Directories, and links bundle.json does not list (the overlay's wants links), are
         // not unpacked: a slot holds only checked regular files.
-        if kind.is_dir() || (listed.is_none() && (kind.is_symlink() || kind.is_hard_link())) {
+        if entry.kind == b'5' || (listed.is_none() && !is_file) {
             continue;
         }
         let Some(want) = listed else {
             return Err(bad(format!("{path:?} is not listed in bundle.json")));
         };
-        if !kind.is_file() {
+        if !is_file {
             return Err(bad(format!("{path:?} is not a regular file")));
         }
         if !seen.insert(path.clone()) {
             return Err(bad(format!("{path:?} appears twice")));
+        }
+        let hex = sha256_hex(entry.data);
+        if entry.data.len() as u64 != want.size || hex != want.sha256 {
+            return Err(bad(format!(
+                "{path:?} does not match bundle.json (size {}, sha256 {hex})",
+                entry.data.len()
+            )));
         }
         let target = dest.join(&path);
         if let Some(parent) = target.parent() {
             fs::create_dir_all(parent).map_err(io)?;
         }
         let mut out = fs::File::create(&target).map_err(io)?;
-        let mut hasher = <sha2::Sha256 as sha2::Digest>::new();
-        let mut total = 0u64;
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            let n = entry.read(&mut buf).map_err(|e| bad(e.to_string()))?;
-            if n == 0 {
-                break;
-            }
-            total += n as u64;
-            if total > want.size {
-                return Err(bad(format!("{path:?} is larger than bundle.json says")));
-            }
-            sha2::Digest::update(&mut hasher, &buf[..n]);
-            out.write_all(&buf[..n]).map_err(io)?;
-        }
-        let hex: String = sha2::Digest::finalize(hasher)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        if total != want.size || hex != want.sha256 {
-            return Err(bad(format!(
-                "{path:?} does not match bundle.json (size {total}, sha256 {hex})"
-            )));
-        }
+        out.write_all(entry.data).map_err(io)?;
         out.set_permissions(fs::Permissions::from_mode(want.mode & 0o755))
             .map_err(io)?;
         out.sync_all().map_err(io)?;

@@ -8,7 +8,8 @@
 //! its own rollback.
 //!
 //! - `manifest`: the signed manifest, the release keys, the install decision.
-//! - `bundle`: fetching (size-capped, `file://` and https) and unpacking a bundle.
+//! - `bundle`: fetching (size-capped, `file://` and https) and unpacking a bundle;
+//!   `ustar`: the bundle's tar, read from memory.
 //! - `slots`: the state directory: `state.json`, slots, the `current` symlink.
 //! - `db`: the database snapshot and its restore.
 //! - `host`: systemd and the health endpoint behind a trait (faked in the unit tests).
@@ -22,6 +23,7 @@ pub mod launcher;
 mod machine;
 mod manifest;
 mod slots;
+mod ustar;
 
 pub use launcher::launch;
 

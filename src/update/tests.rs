@@ -619,3 +619,64 @@ fn parse_show_reads_state_and_restarts() {
     let s = super::host::parse_show("ActiveState=activating\nNRestarts=3\n");
     assert_eq!((s.active.as_str(), s.n_restarts), ("activating", 3));
 }
+
+#[test]
+fn the_ustar_reader_reads_what_python_and_gnu_tar_write() {
+    let tmp = tempfile::tempdir().unwrap();
+    let long = format!("overlay/{}/unit.service", "d".repeat(120));
+    let src = tmp.path().join("src");
+    std::fs::create_dir_all(src.join(long.rsplit_once('/').unwrap().0)).unwrap();
+    std::fs::write(src.join("bundle.json"), b"{}").unwrap();
+    std::fs::write(src.join(&long), vec![7u8; 1000]).unwrap();
+    std::os::unix::fs::symlink("/etc/x", src.join("link")).unwrap();
+    let py = format!(
+        "import tarfile\nt = tarfile.open({out:?}, 'w', format=tarfile.USTAR_FORMAT)\n\
+         for n in ['bundle.json', {long:?}, 'link']:\n    t.add({src:?} + '/' + n, arcname=n, recursive=False)\nt.close()\n",
+        out = tmp.path().join("py.tar").display().to_string(),
+        src = src.display().to_string(),
+    );
+    let ok = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(&py)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let gnu = std::process::Command::new("tar")
+        .arg("--format=ustar")
+        .arg("-cf")
+        .arg(tmp.path().join("gnu.tar"))
+        .arg("-C")
+        .arg(&src)
+        .args(["bundle.json", &long, "link"])
+        .status()
+        .unwrap();
+    assert!(gnu.success());
+    for name in ["py.tar", "gnu.tar"] {
+        let bytes = std::fs::read(tmp.path().join(name)).unwrap();
+        let e = super::ustar::entries(&bytes).unwrap();
+        let got: Vec<(&str, u8, usize)> = e
+            .iter()
+            .map(|e| (e.path.as_str(), e.kind, e.data.len()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("bundle.json", b'0', 2),
+                (long.as_str(), b'0', 1000),
+                ("link", b'2', 0)
+            ],
+            "{name}"
+        );
+        assert_eq!(e[1].data, &[7u8; 1000][..]);
+        // One flipped header byte: the checksum says so.
+        let mut broken = bytes.clone();
+        broken[3] ^= 1;
+        assert!(
+            super::ustar::entries(&broken)
+                .unwrap_err()
+                .contains("checksum")
+        );
+        // Cut short: refused.
+        assert!(super::ustar::entries(&bytes[..1024]).is_err());
+    }
+}
