@@ -405,6 +405,9 @@ pub(crate) struct SourceStatus {
 pub(crate) struct Health {
     /// "ok" or "degraded".
     pub status: &'static str,
+    /// The release version (`version::version`: Cargo's, or the one `ci/release.sh` stamped).
+    /// The update's health gate reads it to tell which build answers (docs/updates.md).
+    pub version: &'static str,
     /// Now, RFC 3339 UTC.
     pub server_time_iso: String,
     /// Process facts.
@@ -419,8 +422,6 @@ pub(crate) struct Health {
     pub sources: Vec<SourceStatus>,
     /// CalendarBot's `system_diagnostics`.
     pub system_diagnostics: SystemDiagnostics,
-    /// The release version running (the update's health gate reads it).
-    pub version: &'static str,
     /// Field updates: installed slot, previous version, last attempt, bad versions.
     pub update: crate::version::state::Summary,
 }
@@ -476,6 +477,7 @@ pub(crate) fn health(snap: &Snapshot, board: &StatusInner, p: &ProcessFacts) -> 
         };
     Health {
         status: if degraded { "degraded" } else { "ok" },
+        version: crate::version::version(),
         server_time_iso: iso_utc(p.server_time),
         server_status: ServerStatus {
             uptime_s: age(p.started_at),
@@ -535,7 +537,6 @@ pub(crate) fn health(snap: &Snapshot, board: &StatusInner, p: &ProcessFacts) -> 
             })
             .collect(),
         system_diagnostics: SystemDiagnostics::current(),
-        version: crate::version::version(),
         update: p.update.clone(),
     }
 }

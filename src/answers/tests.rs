@@ -465,6 +465,7 @@ fn health_shape() {
         v,
         serde_json::json!({
             "status": "degraded",
+            "version": env!("CARGO_PKG_VERSION"),
             "server_time_iso": NOW,
             "server_status": {"uptime_s": 3600, "pid": 42, "mode": "optimized"},
             "data_status": {"event_count": 0, "last_refresh_success_age_s": null,
@@ -488,7 +489,6 @@ fn health_shape() {
                 "platform": format!("{}-{}", std::env::consts::OS, std::env::consts::ARCH),
                 "python_version": null, "event_loop_running": true, "runtime": "rust",
                 "version": env!("CARGO_PKG_VERSION")},
-            "version": env!("CARGO_PKG_VERSION"),
             "update": {"current": env!("CARGO_PKG_VERSION"), "slot": "factory",
                 "previous": null, "last_attempt": null, "bad": []}
         })
