@@ -309,6 +309,8 @@ pub(crate) struct ProcessFacts {
     pub database_moved_aside: Option<String>,
     /// Stored rows the latest load left out because they could not be decoded.
     pub database_rows_skipped: u64,
+    /// The updater's record (`state.json`), summarised.
+    pub update: crate::version::state::Summary,
 }
 
 /// `server_status` of /api/health.
@@ -420,6 +422,8 @@ pub(crate) struct Health {
     pub sources: Vec<SourceStatus>,
     /// CalendarBot's `system_diagnostics`.
     pub system_diagnostics: SystemDiagnostics,
+    /// Field updates: installed slot, previous version, last attempt, bad versions.
+    pub update: crate::version::state::Summary,
 }
 
 /// `system_diagnostics` of /api/health (CalendarBot's field; `python_version` is null here,
@@ -533,6 +537,7 @@ pub(crate) fn health(snap: &Snapshot, board: &StatusInner, p: &ProcessFacts) -> 
             })
             .collect(),
         system_diagnostics: SystemDiagnostics::current(),
+        update: p.update.clone(),
     }
 }
 

@@ -37,6 +37,8 @@
 //!   second process that reads the server's API over loopback.
 //! - [`check_feed`]: `calendarbot check-feed`: one fetch as the service does it, a report of
 //!   what the engine makes of the feed, and a redacted export for bug reports.
+//! - [`update`]: `calendarbot update`: signed bundles into two slots, an atomic switch, the
+//!   health gate and rollback; and the launcher that runs the current slot's binary.
 //!
 //! Modules that nothing outside the crate needs are private, so that `unreachable_pub` and
 //! dead-code warnings can see what is unused; `unsafe` is denied except in `sys`.
@@ -71,5 +73,6 @@ pub mod service;
 pub mod snapshot;
 pub mod store;
 mod sys;
+pub mod update;
 pub mod version;
 pub mod voice;

@@ -40,6 +40,11 @@ enum Command {
     },
     /// Draw the kiosk on the framebuffer (or --snapshot one frame to PNG).
     Display(calendarbot::display::DisplayArgs),
+    /// Install a newer signed release from update.url: recover, check, install, health gate
+    /// (docs/updates.md). Exit 0 installed or nothing to do, 1 refused (signature, hash,
+    /// channel, downgrade, bad version, size), 2 usage or configuration, 3 fetch failed,
+    /// 4 the new version failed the gate and was rolled back, 5 local failure or busy.
+    Update(calendarbot::update::UpdateArgs),
 }
 
 fn main() -> ExitCode {
@@ -52,7 +57,13 @@ fn main() -> ExitCode {
         Err(e) => e.exit(),
     };
     let config = cli.config.as_deref();
-    let result = match cli.command.unwrap_or(Command::Serve) {
+    let command = cli.command.unwrap_or(Command::Serve);
+    // The server and the display run the current update slot's binary when there is one
+    // (this returns when there is none, or it cannot be run: the factory binary serves).
+    if matches!(command, Command::Serve | Command::Display(_)) {
+        calendarbot::update::launch(config);
+    }
+    let result = match command {
         Command::Serve => calendarbot::service::serve_command(config),
         Command::Config => calendarbot::service::config_command(config),
         Command::Expand(args) => return ExitCode::from(calendarbot::expand_cmd::run_expand(&args)),
@@ -64,6 +75,9 @@ fn main() -> ExitCode {
             rollout,
         } => calendarbot::service::flags_command(config, machine_id.as_deref(), rollout),
         Command::Display(args) => calendarbot::display::display_command(config, args),
+        Command::Update(args) => {
+            return ExitCode::from(calendarbot::update::update_command(config, &args));
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

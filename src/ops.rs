@@ -226,12 +226,22 @@ pub(crate) fn log_target() -> LogTarget {
 /// back to stderr when the journal cannot be opened. Returns where logs go. Calling it twice
 /// keeps the first subscriber.
 pub(crate) fn init_logging(filter: &str) -> LogTarget {
+    init_logging_with_prefix(filter, Some("F"))
+}
+
+/// [`init_logging`] with another journald field prefix: `Some("F")` writes a field `source`
+/// as `F_SOURCE` (the service's fields); `None` writes `update_step` as `UPDATE_STEP` (the
+/// updater's fields, named by docs/updates.md).
+pub(crate) fn init_logging_with_prefix(filter: &str, prefix: Option<&str>) -> LogTarget {
     use tracing_subscriber::prelude::*;
     let env_filter = tracing_subscriber::EnvFilter::try_new(filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let journald = match log_target() {
         LogTarget::Journald => tracing_journald::layer()
-            .map(|l| l.with_syslog_identifier("calendarbot".into()))
+            .map(|l| {
+                l.with_syslog_identifier("calendarbot".into())
+                    .with_field_prefix(prefix.map(str::to_string))
+            })
             .ok(),
         LogTarget::Stderr => None,
     };

@@ -15,7 +15,13 @@
 //!   unit, config, journald drop-in and wants link with the right types, modes and owner, the
 //!   base image's own files survive, the boot partition and partition table are untouched,
 //!   e2fsck is clean, and the manifest's checksums are right;
-//! - image/build.sh refuses a binary that is not aarch64.
+//! - image/build.sh refuses a binary that is not aarch64;
+//! - field updates (docs/updates.md): `systemd-analyze verify` accepts calendarbot-update
+//!   .service/.timer and calendarbot-rollback.service with no output; the update unit is a
+//!   root oneshot of the factory binary with its own sandbox (ProtectSystem=strict, writable
+//!   state dir and server database only) and a start timeout above gate + settle; the timer
+//!   fires 2 min after boot and every 6 h, spread, persistent, and is enabled by a stored
+//!   symlink (laid into the image too); the server's unit starts the rollback on failure.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -89,6 +95,109 @@ fn systemd_analyze_verify_prints_nothing() {
         out.status.success() && printed.trim().is_empty(),
         "systemd-analyze verify (rc {:?}) printed:\n{printed}",
         out.status.code()
+    );
+}
+
+#[test]
+fn update_units_verify_without_output() {
+    let root = analyze_root();
+    for unit in [
+        "calendarbot-update.service",
+        "calendarbot-update.timer",
+        "calendarbot-rollback.service",
+    ] {
+        let out = run(Command::new("systemd-analyze")
+            .arg("verify")
+            .arg(format!("--root={}", root.path().display()))
+            .arg(unit));
+        let printed = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        assert!(
+            out.status.success() && printed.trim().is_empty(),
+            "systemd-analyze verify {unit} (rc {:?}) printed:\n{printed}",
+            out.status.code()
+        );
+    }
+}
+
+/// systemd's time span (`30min`, `6h`, `2min`, `150`) in seconds.
+fn seconds(span: &str) -> u64 {
+    let digits: String = span.chars().take_while(char::is_ascii_digit).collect();
+    let n: u64 = digits.parse().expect(span);
+    match &span[digits.len()..] {
+        "" | "s" => n,
+        "min" => n * 60,
+        "h" => n * 3600,
+        other => panic!("unit {other} in {span}"),
+    }
+}
+
+#[test]
+fn update_units_keep_the_contract() {
+    let unit = read("overlays/etc/systemd/system/calendarbot-update.service");
+    let svc = unit_values(&unit, "Service");
+    for (k, v) in [
+        ("Type", "oneshot"),
+        ("ExecStart", "/usr/bin/calendarbot update"),
+        ("ProtectSystem", "strict"),
+        ("StateDirectory", "calendarbot-update"),
+        ("StateDirectoryMode", "0755"),
+        ("ReadWritePaths", "-/var/lib/private/calendarbot"),
+        (
+            "Environment",
+            "CALENDARBOT_DATA_DIR=/var/lib/private/calendarbot",
+        ),
+        (
+            "Environment",
+            "CALENDARBOT_CONFIG=/etc/calendarbot/config.toml",
+        ),
+        ("NoNewPrivileges", "yes"),
+    ] {
+        assert!(
+            svc.iter().any(|(kk, vv)| kk == k && vv == v),
+            "calendarbot-update.service [Service] lacks {k}={v}"
+        );
+    }
+    assert!(
+        last(&svc, "User").is_none() && last(&svc, "DynamicUser").is_none(),
+        "runs as root"
+    );
+    let d = calendarbot::config::UpdateConfig::default();
+    let timeout = seconds(last(&svc, "TimeoutStartSec").expect("TimeoutStartSec"));
+    assert!(
+        timeout > d.gate_timeout_s + d.settle_s + 60,
+        "TimeoutStartSec {timeout} s leaves no room for gate + settle"
+    );
+
+    let timer = unit_values(
+        &read("overlays/etc/systemd/system/calendarbot-update.timer"),
+        "Timer",
+    );
+    assert_eq!(last(&timer, "OnBootSec"), Some("2min"));
+    assert_eq!(last(&timer, "OnUnitActiveSec"), Some("6h"));
+    assert_eq!(last(&timer, "RandomizedDelaySec"), Some("30min"));
+    assert_eq!(last(&timer, "Persistent"), Some("true"));
+    let wants = "overlays/etc/systemd/system/timers.target.wants/calendarbot-update.timer";
+    let meta = fs::symlink_metadata(repo().join(wants)).expect("timer wants link exists");
+    assert!(
+        meta.file_type().is_symlink(),
+        "{wants} must be a symlink in git"
+    );
+    assert_eq!(
+        fs::read_link(repo().join(wants)).unwrap(),
+        Path::new("/etc/systemd/system/calendarbot-update.timer")
+    );
+
+    let rollback = unit_values(
+        &read("overlays/etc/systemd/system/calendarbot-rollback.service"),
+        "Service",
+    );
+    assert_eq!(
+        last(&rollback, "ExecStart"),
+        Some("/usr/bin/calendarbot update --rollback --reason \"service failed\"")
+    );
+    assert_eq!(
+        last(&unit_values(&read(UNIT), "Unit"), "OnFailure"),
+        Some("calendarbot-rollback.service")
     );
 }
 
@@ -490,6 +599,16 @@ fn image_build_is_reproducible_and_lays_in_the_appliance() {
         ),
         (
             "/etc/systemd/system/multi-user.target.wants/calendarbot.service",
+            "symlink",
+            0o777,
+        ),
+        (
+            "/etc/systemd/system/calendarbot-update.timer",
+            "regular",
+            0o644,
+        ),
+        (
+            "/etc/systemd/system/timers.target.wants/calendarbot-update.timer",
             "symlink",
             0o777,
         ),

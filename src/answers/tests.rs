@@ -391,6 +391,7 @@ fn facts(now: &str) -> ProcessFacts {
         pid: 42,
         mode: "optimized",
         refresh_interval_secs: 300,
+        update: crate::version::state::summary(std::path::Path::new("/nonexistent-update-state")),
     }
 }
 
@@ -487,7 +488,9 @@ fn health_shape() {
             "system_diagnostics": {
                 "platform": format!("{}-{}", std::env::consts::OS, std::env::consts::ARCH),
                 "python_version": null, "event_loop_running": true, "runtime": "rust",
-                "version": env!("CARGO_PKG_VERSION")}
+                "version": env!("CARGO_PKG_VERSION")},
+            "update": {"current": env!("CARGO_PKG_VERSION"), "slot": "factory",
+                "previous": null, "last_attempt": null, "bad": []}
         })
     );
 }

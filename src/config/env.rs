@@ -20,6 +20,9 @@ const TEXT_KEYS: &[&str] = &[
     "log_level",
     "test_time",
     "data_dir",
+    "update.url",
+    "update.channel",
+    "update.pin",
 ];
 
 /// Every key an environment variable may set, dotted (`optimization.enabled`).

@@ -21,6 +21,7 @@ mod pressure;
 mod ranges;
 mod redact;
 mod rollout;
+mod update;
 mod validate;
 
 pub use error::ConfigError;
@@ -29,6 +30,7 @@ pub use pressure::PressureConfig;
 pub use ranges::RANGES;
 pub use redact::{REDACTED, describe, redact_url};
 pub use rollout::{Device, ROLLOUT_PARTS, Rollout, STAGES};
+pub use update::UpdateConfig;
 
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -244,6 +246,8 @@ pub struct Config {
     pub time_format: TimeFormat,
     /// How many meetings after the next one `later_today` lists at most.
     pub later_today_max: usize,
+    /// Field updates (`calendarbot update`, docs/updates.md).
+    pub update: UpdateConfig,
 }
 
 impl Default for Config {
@@ -267,6 +271,7 @@ impl Default for Config {
             display: display::DisplayConfig::default(),
             time_format: TimeFormat::H24,
             later_today_max: 3,
+            update: UpdateConfig::default(),
         }
     }
 }

@@ -31,6 +31,9 @@ pub const RANGES: &[(&str, u64, u64)] = &[
     ("pressure.interval_ms", 100, 600_000),
     ("pressure.calm_checks", 1, 1000),
     ("pressure.cache_floor_bytes", 0, 256 << 20),
+    ("update.settle_s", 0, 86_400),
+    ("update.gate_timeout_s", 1, 3600),
+    ("update.max_bundle_bytes", 1024, 1 << 30),
 ];
 
 /// The bounds of a numeric key, if it has any.

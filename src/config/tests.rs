@@ -297,3 +297,71 @@ fn every_numeric_key_has_bounds() {
         }
     }
 }
+
+#[test]
+fn update_section_is_validated() {
+    let ok = |f: &dyn Fn(&mut UpdateConfig)| {
+        let mut c = Config::default();
+        f(&mut c.update);
+        c.validate()
+    };
+    assert!(ok(&|_| {}).is_ok(), "updates off by default");
+    assert!(ok(&|u| u.url = "https://updates.example.com/stable/".into()).is_ok());
+    assert!(ok(&|u| u.url = "file:///media/usb/calendarbot/stable/".into()).is_ok());
+    for (set, key) in [
+        (
+            &(|u: &mut UpdateConfig| u.url = "http://updates.example.com/".into())
+                as &dyn Fn(&mut UpdateConfig),
+            "update.url",
+        ),
+        (
+            &|u: &mut UpdateConfig| u.url = "ftp://x/".into(),
+            "update.url",
+        ),
+        (
+            &|u: &mut UpdateConfig| u.channel = "".into(),
+            "update.channel",
+        ),
+        (
+            &|u: &mut UpdateConfig| u.channel = "a/b".into(),
+            "update.channel",
+        ),
+        (
+            &|u: &mut UpdateConfig| u.pin = "latest".into(),
+            "update.pin",
+        ),
+        (
+            &|u: &mut UpdateConfig| u.state_dir = "state".into(),
+            "update.state_dir",
+        ),
+        (
+            &|u: &mut UpdateConfig| u.public_key = "k.pub".into(),
+            "update.public_key",
+        ),
+        (
+            &|u: &mut UpdateConfig| u.gate_timeout_s = 0,
+            "update.gate_timeout_s",
+        ),
+        (
+            &|u: &mut UpdateConfig| u.max_bundle_bytes = 10,
+            "update.max_bundle_bytes",
+        ),
+    ] {
+        let e = ok(set).expect_err(key).to_string();
+        assert!(e.contains(key), "{e}");
+    }
+}
+
+#[test]
+fn update_text_keys_are_taken_verbatim_from_the_environment() {
+    Jail::expect_with(|jail| {
+        jail.clear_env();
+        jail.set_env("CALENDARBOT_UPDATE__PIN", "0.2.0");
+        jail.set_env("CALENDARBOT_UPDATE__SETTLE_S", "5");
+        let l = load_in(jail, None).unwrap();
+        assert_eq!(l.config.update.pin, "0.2.0");
+        assert_eq!(l.config.update.settle_s, 5);
+        assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+        Ok(())
+    });
+}

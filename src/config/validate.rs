@@ -109,6 +109,7 @@ impl Config {
         }
         self.validate_sources()?;
         self.validate_limits()?;
+        self.update.validate()?;
         self.display.validate()
     }
 

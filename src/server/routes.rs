@@ -254,6 +254,8 @@ pub fn health(app: &App) -> Resp {
         database_file_present: app.store.path().exists(),
         database_moved_aside: app.store.moved_aside().map(|p| p.display().to_string()),
         database_rows_skipped: app.store.undecodable_rows(),
+        // Read at request time (a small file): never cached, always what is on disk.
+        update: crate::version::state::summary(&app.config.update.state_dir),
     };
     let h = answers::health(&app.snapshot(), &app.status.read(), &facts);
     let status = if h.is_ok() {

@@ -8,6 +8,8 @@
 //! prints them, and `/api/health` reports them so the update's health gate can tell which
 //! build answers.
 
+pub mod state;
+
 /// The marker in front of the stamped version. `ci/release.sh` finds it and writes the version
 /// into the bytes after it (NUL-padded); the field is 64 bytes in all.
 pub const STAMP_MARKER: &[u8] = b"CALENDARBOT-RELEASE-STAMP:";
