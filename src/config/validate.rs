@@ -75,7 +75,10 @@ impl Config {
                 "expected an IANA time zone name such as UTC or Europe/Berlin",
             ));
         }
-        if tracing_subscriber::EnvFilter::try_new(&self.log_level).is_err()
+        if self
+            .log_level
+            .parse::<tracing_subscriber::filter::Targets>()
+            .is_err()
             || !log_filter_names_levels(&self.log_level)
         {
             return Err(invalid(
