@@ -110,6 +110,15 @@ UNIT
 ln -s /etc/systemd/system/calendarbot-updatecheck.service \
     "$extra/etc/systemd/system/multi-user.target.wants/calendarbot-updatecheck.service"
 cp "$here/boottest/boottest.conf" "$extra/etc/systemd/system/calendarbot.service.d/"
+# The guest's journal on its console too (kept in console-N.log: the journal itself is
+# volatile, and a power cut takes it).
+mkdir -p "$extra/etc/systemd/journald.conf.d"
+printf '[Journal]\nForwardToConsole=yes\nMaxLevelConsole=info\n' >"$extra/etc/systemd/journald.conf.d/zz-updatetest-console.conf"
+# As in ci/boot-test.sh: Raspberry Pi OS has a CA store, the minbase guest may not.
+if [ ! -e "$rootfs/etc/ssl/certs/ca-certificates.crt" ] && [ -r /etc/ssl/certs/ca-certificates.crt ]; then
+    mkdir -p "$extra/etc/ssl/certs"
+    cp /etc/ssl/certs/ca-certificates.crt "$extra/etc/ssl/certs/"
+fi
 python3 "$repo/tools/gen_large_ics.py" "$extra/usr/share/calendarbot-boottest/bench.ics" \
     --anchor "$(date -u +%F)" --events 300 >&2
 {
