@@ -10,7 +10,10 @@ use figment::value::{Dict, Map, Value};
 use figment::{Metadata, Profile, Provider};
 use std::collections::BTreeSet;
 
-const NOT_CONFIG_ENV: &[&str] = &["config", "fault"];
+/// `CALENDARBOT_*` variables that are not configuration keys: the config file's path, the
+/// test faults, the slot the launcher started this binary from, and the updater's stand-in
+/// `systemctl` (tests).
+const NOT_CONFIG_ENV: &[&str] = &["config", "fault", "slot", "systemctl"];
 /// Keys whose values are text: taken verbatim from the environment, never parsed.
 const TEXT_KEYS: &[&str] = &[
     "ics_url",

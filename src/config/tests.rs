@@ -46,6 +46,8 @@ fn layering_env_beats_file_beats_defaults() {
         jail.set_env("CALENDARBOT_OPTIMIZATION__ENABLED", "false");
         jail.set_env("CALENDARBOT_ALEXA_BEARER_TOKEN", "12345");
         jail.set_env("CALENDARBOT_FAULT", "whatever");
+        // Set by the launcher for a slot's binary: not a key, and not worth a warning.
+        jail.set_env("CALENDARBOT_SLOT", "a");
         jail.set_env("CALENDARBOT_NOT_A_KEY", "1");
         let l = load_in(jail, None).unwrap();
         let c = &l.config;
