@@ -285,26 +285,23 @@ impl World {
         std::fs::write(self.channel().join("manifest.json.sig"), sig.as_ref()).unwrap();
     }
 
-    fn run(&self, fake: &mut Fake) -> Result<Outcome, UpdateError> {
-        let mut up = Updater {
+    /// The updater over this rig's directories, driving `fake` as its machine.
+    fn updater<'a>(&'a self, fake: &'a mut Fake) -> Updater<'a, Fake> {
+        Updater {
             cfg: &self.cfg,
             dir: self.dir.clone(),
             db: self.db.clone(),
             host: fake,
             factory_version: FACTORY.into(),
-        };
-        up.run()
+        }
+    }
+
+    fn run(&self, fake: &mut Fake) -> Result<Outcome, UpdateError> {
+        self.updater(fake).run()
     }
 
     fn rollback(&self, fake: &mut Fake, reason: &str) -> Result<Outcome, UpdateError> {
-        let mut up = Updater {
-            cfg: &self.cfg,
-            dir: self.dir.clone(),
-            db: self.db.clone(),
-            host: fake,
-            factory_version: FACTORY.into(),
-        };
-        up.rollback_command(reason)
+        self.updater(fake).rollback_command(reason)
     }
 
     fn fake(&self) -> Fake {
